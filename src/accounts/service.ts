@@ -1,0 +1,90 @@
+// Everything done to accounts, for the sign-in page, the CLI and the admin API alike.
+import { AccountRepo, usernameKey, type Account } from '../db/repos/accounts.js';
+import { PasswordHasher } from './passwords.js';
+import { accountFieldsSchema, newAccountSchema, passwordSchema, usernameSchema, type AccountFieldsInput } from './schemas.js';
+import { parseInput } from '../validation.js';
+import { NotFound } from '../errors.js';
+
+export type PasswordCheck =
+  | { ok: true; account: Account }
+  | { ok: false; reason: 'invalid_credentials' | 'disabled'; account?: Account };
+
+export class AccountService {
+  constructor(
+    readonly repo: AccountRepo,
+    readonly hasher: PasswordHasher,
+  ) {}
+
+  async create(input: unknown): Promise<Account> {
+    const data = parseInput(newAccountSchema, input);
+    const passwordHash = data.password ? await this.hasher.hash(data.password) : null;
+    return this.repo.create({
+      username: data.username,
+      email: data.email ?? null,
+      name: data.name ?? null,
+      role: data.role ?? null,
+      locale: data.locale ?? null,
+      passwordHash,
+    });
+  }
+
+  async get(username: string): Promise<Account> {
+    const account = await this.repo.findByUsername(username);
+    if (!account) throw new NotFound(`no user named "${username}"`);
+    return account;
+  }
+
+  findById(id: string): Promise<Account | undefined> {
+    return this.repo.findById(id);
+  }
+
+  list(options: { search?: string; limit?: number; offset?: number } = {}) {
+    return this.repo.list(options);
+  }
+
+  async update(username: string, input: AccountFieldsInput & { username?: string }): Promise<Account> {
+    const account = await this.get(username);
+    const fields = parseInput(accountFieldsSchema, input);
+    const rename = input.username === undefined ? undefined : parseInput(usernameSchema, input.username);
+    return (await this.repo.update(account.id, { ...fields, ...(rename ? { username: rename } : {}) }))!;
+  }
+
+  async setPassword(username: string, password: unknown): Promise<Account> {
+    const account = await this.get(username);
+    const valid = parseInput(passwordSchema, password);
+    return (await this.repo.update(account.id, { passwordHash: await this.hasher.hash(valid), passwordChangedAt: Date.now() }))!;
+  }
+
+  async setDisabled(username: string, disabled: boolean): Promise<Account> {
+    const account = await this.get(username);
+    return (await this.repo.update(account.id, { disabled }))!;
+  }
+
+  async remove(username: string): Promise<Account> {
+    const account = await this.get(username);
+    await this.repo.remove(account.id);
+    return account;
+  }
+
+  /**
+   * Checks a username and password. An unknown user costs the same hashing work as a known one,
+   * and both answer the same way, so neither timing nor wording tells whether the user exists.
+   */
+  async checkPassword(username: string, password: string): Promise<PasswordCheck> {
+    const account = username ? await this.repo.findByUsername(username) : undefined;
+    if (!account?.passwordHash) {
+      await this.hasher.verifyNothing(password);
+      return { ok: false, reason: 'invalid_credentials' };
+    }
+    if (!(await this.hasher.verify(account.passwordHash, password))) {
+      return { ok: false, reason: 'invalid_credentials', account };
+    }
+    if (account.disabled) return { ok: false, reason: 'disabled', account };
+    if (this.hasher.needsRehash(account.passwordHash)) {
+      await this.repo.update(account.id, { passwordHash: await this.hasher.hash(password) });
+    }
+    return { ok: true, account };
+  }
+}
+
+export { usernameKey };

@@ -1,0 +1,139 @@
+// twofold user add|list|show|remove|set-password|disable|enable|reset-mfa|unlock
+import type { Command } from 'commander';
+import type { Account } from '../db/repos/accounts.js';
+import type { StoredFactor } from '../db/repos/factors.js';
+import type { Services } from '../services.js';
+import { keys } from '../store/session-store.js';
+import { withServices } from './context.js';
+import { readPassword } from './password-input.js';
+import { printJson, printRecord, printTable, say } from './output.js';
+
+export function accountView(a: Account) {
+  return {
+    id: a.id,
+    username: a.username,
+    email: a.email,
+    name: a.name,
+    role: a.role,
+    locale: a.locale,
+    disabled: a.disabled,
+    created_at: new Date(a.createdAt).toISOString(),
+    updated_at: new Date(a.updatedAt).toISOString(),
+    password_changed_at: a.passwordChangedAt ? new Date(a.passwordChangedAt).toISOString() : null,
+  };
+}
+
+export function factorView(f: StoredFactor) {
+  return {
+    id: f.id,
+    type: f.type,
+    name: f.name,
+    preferred: f.preferred,
+    created_at: new Date(f.createdAt).toISOString(),
+    last_used_at: f.lastUsedAt ? new Date(f.lastUsedAt).toISOString() : null,
+  };
+}
+
+/** Clears the account's password and second-factor lockouts. */
+export async function unlockAccount(services: Services, account: Account): Promise<void> {
+  const k = keys.account(account.id);
+  await services.throttle.unlock(account.username);
+  await services.store.delete(k.failures, k.lock, k.lockouts);
+}
+
+export function registerUserCommands(program: Command): void {
+  const user = program.command('user').description('manage user accounts');
+
+  user
+    .command('add <username>')
+    .description('create a user')
+    .option('--password <password>', 'the password (visible in shell history: prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--email <email>', 'email address')
+    .option('--name <name>', 'display name')
+    .option('--role <role>', 'role claim, e.g. administrator, sales-manager, salesperson')
+    .option('--locale <locale>', 'language tag, e.g. en or de-CH')
+    .option('--json', 'print JSON')
+    .action(async (username: string, o: { password?: string; passwordStdin?: boolean; email?: string; name?: string; role?: string; locale?: string; json?: boolean }) => {
+      const password = await readPassword(o, true);
+      const account = await withServices((s) => s.accounts.create({ username, password, email: o.email, name: o.name, role: o.role, locale: o.locale }));
+      if (o.json) return printJson(accountView(account));
+      say(`Created user "${account.username}".`);
+    });
+
+  user
+    .command('list')
+    .description('list users')
+    .option('--search <text>', 'only users whose username or email contains this')
+    .option('--json', 'print JSON')
+    .action(async (o: { search?: string; json?: boolean }) => {
+      const { items } = await withServices((s) => s.accounts.list({ search: o.search, limit: 10_000 }));
+      const views = items.map(accountView);
+      if (o.json) return printJson(views);
+      printTable(views, ['username', 'name', 'email', 'role', 'disabled']);
+    });
+
+  user
+    .command('show <username>')
+    .description('show a user and their second factors')
+    .option('--json', 'print JSON')
+    .action(async (username: string, o: { json?: boolean }) => {
+      const { account, factors } = await withServices(async (s) => {
+        const account = await s.accounts.get(username);
+        return { account, factors: await s.factors.list(account.id) };
+      });
+      const view = { ...accountView(account), factors: factors.map(factorView) };
+      if (o.json) return printJson(view);
+      printRecord({ ...accountView(account), factors: factors.map((f) => `${f.type}${f.preferred ? '*' : ''}`).join(' ') || 'none' });
+    });
+
+  user
+    .command('remove <username>')
+    .description('delete a user and their factors')
+    .action(async (username: string) => {
+      await withServices((s) => s.accounts.remove(username));
+      say(`Removed user "${username}".`);
+    });
+
+  user
+    .command('set-password <username>')
+    .description("set a user's password (their second factors stay as they are)")
+    .option('--password <password>', 'the new password')
+    .option('--password-stdin', 'read the new password from standard input')
+    .action(async (username: string, o: { password?: string; passwordStdin?: boolean }) => {
+      const password = await readPassword(o, true);
+      await withServices((s) => s.accounts.setPassword(username, password));
+      say(`Password changed for "${username}".`);
+    });
+
+  for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
+    user
+      .command(`${name} <username>`)
+      .description(disabled ? 'stop a user from signing in' : 'let a disabled user sign in again')
+      .action(async (username: string) => {
+        await withServices((s) => s.accounts.setDisabled(username, disabled));
+        say(`User "${username}" ${disabled ? 'disabled' : 'enabled'}.`);
+      });
+  }
+
+  user
+    .command('reset-mfa <username>')
+    .description("remove all of a user's second factors; they enrol again at their next sign-in")
+    .action(async (username: string) => {
+      const removed = await withServices(async (s) => {
+        const account = await s.accounts.get(username);
+        const count = await s.factors.removeAll(account.id);
+        s.events.emit({ type: 'factor.reset', outcome: 'success', accountId: account.id, username: account.username, reason: 'admin_cli', details: { removed: count } });
+        return count;
+      });
+      say(`Removed ${removed} second factor${removed === 1 ? '' : 's'} of "${username}".`);
+    });
+
+  user
+    .command('unlock <username>')
+    .description("clear a user's sign-in and second-factor lockouts")
+    .action(async (username: string) => {
+      await withServices(async (s) => unlockAccount(s, await s.accounts.get(username)), { sessionStore: true });
+      say(`Unlocked "${username}".`);
+    });
+}

@@ -1,0 +1,84 @@
+// Opens the durable store named by DATABASE_URL and brings its schema up to date.
+// The SQLite driver (a native module) is loaded only when SQLite is configured, so a PostgreSQL
+// deployment runs on any Node.js without rebuilding it.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import type { Database } from './schema.js';
+import { migrationProvider } from './migrations.js';
+import { ConfigError } from '../errors.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Db {
+  kysely: Kysely<Database>;
+  dialect: Dialect;
+  /** Cheap round trip for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function parseDatabaseUrl(url: string): { dialect: Dialect; target: string } {
+  if (url.startsWith('sqlite:')) {
+    const target = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!target) throw new ConfigError('DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/twofold.db');
+    return { dialect: 'sqlite', target };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', target: url };
+  throw new ConfigError(`DATABASE_URL must start with sqlite: or postgres:// (got "${url.split(':')[0]}:")`);
+}
+
+async function sqliteDialect(file: string): Promise<SqliteDialect> {
+  const { default: SQLite } = await import('better-sqlite3');
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const database = new SQLite(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  return new SqliteDialect({ database });
+}
+
+async function postgresDialect(url: string, poolMax: number): Promise<PostgresDialect> {
+  const { default: pg } = await import('pg');
+  // int8 (bigint) columns hold epoch milliseconds, well inside Number's exact range.
+  const types = { getTypeParser: (oid: number, format?: any) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolMax,
+    connectionTimeoutMillis: 2000,
+    idleTimeoutMillis: 30_000,
+    query_timeout: 5000,
+    types,
+  } as any);
+  // An idle client losing its connection (database restart) must not crash the process.
+  pool.on('error', () => {});
+  return new PostgresDialect({ pool });
+}
+
+export async function openDatabase(url: string, options: { poolMax?: number } = {}): Promise<Db> {
+  const { dialect, target } = parseDatabaseUrl(url);
+  const kysely = new Kysely<Database>({
+    dialect: dialect === 'sqlite' ? await sqliteDialect(target) : await postgresDialect(target, options.poolMax ?? 10),
+  });
+  const db: Db = {
+    kysely,
+    dialect,
+    ping: async () => {
+      await sql`select 1`.execute(kysely);
+    },
+    close: () => kysely.destroy(),
+  };
+  try {
+    await migrate(db);
+  } catch (err) {
+    await kysely.destroy().catch(() => {});
+    throw err;
+  }
+  return db;
+}
+
+export async function migrate(db: Db): Promise<void> {
+  const migrator = new Migrator({ db: db.kysely, provider: migrationProvider });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
+}

@@ -1,0 +1,117 @@
+// Enrolled second factors. The secret (TOTP seed, phone number) is stored sealed; this repo never
+// sees it in the clear.
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, FactorRow } from '../schema.js';
+import { guard } from '../errors.js';
+
+export interface StoredFactor {
+  id: string;
+  accountId: string;
+  type: string;
+  name: string;
+  secretSealed: string;
+  preferred: boolean;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+const toFactor = (r: FactorRow): StoredFactor => ({
+  id: r.id,
+  accountId: r.account_id,
+  type: r.type,
+  name: r.name,
+  secretSealed: r.secret_sealed,
+  preferred: r.preferred === 1,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+});
+
+export const newFactorId = (): string => randomUUID();
+
+export class FactorRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Preferred first, then oldest first. */
+  async listForAccount(accountId: string): Promise<StoredFactor[]> {
+    const rows = await guard(() =>
+      this.db.selectFrom('factors').selectAll().where('account_id', '=', accountId).orderBy('preferred', 'desc').orderBy('created_at').orderBy('id').execute(),
+    );
+    return rows.map(toFactor);
+  }
+
+  async find(accountId: string, id: string): Promise<StoredFactor | undefined> {
+    const row = await guard(() =>
+      this.db.selectFrom('factors').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst(),
+    );
+    return row && toFactor(row);
+  }
+
+  /** Adds a factor in one transaction; the account's first factor becomes its preferred one. */
+  async add(factor: { id: string; accountId: string; type: string; name: string; secretSealed: string }): Promise<StoredFactor> {
+    return guard(() =>
+      this.db.transaction().execute(async (trx) => {
+        const existing = await trx.selectFrom('factors').select('id').where('account_id', '=', factor.accountId).limit(1).execute();
+        const row: FactorRow = {
+          id: factor.id,
+          account_id: factor.accountId,
+          type: factor.type,
+          name: factor.name,
+          secret_sealed: factor.secretSealed,
+          preferred: existing.length === 0 ? 1 : 0,
+          created_at: Date.now(),
+          last_used_at: null,
+        };
+        await trx.insertInto('factors').values(row).execute();
+        return toFactor(row);
+      }),
+    );
+  }
+
+  async setPreferred(accountId: string, id: string): Promise<boolean> {
+    return guard(() =>
+      this.db.transaction().execute(async (trx) => {
+        const target = await trx.selectFrom('factors').select('id').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+        if (!target) return false;
+        await trx.updateTable('factors').set({ preferred: 0 }).where('account_id', '=', accountId).execute();
+        await trx.updateTable('factors').set({ preferred: 1 }).where('id', '=', id).execute();
+        return true;
+      }),
+    );
+  }
+
+  async rename(accountId: string, id: string, name: string): Promise<boolean> {
+    const result = await guard(() =>
+      this.db.updateTable('factors').set({ name }).where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async touch(id: string, at = Date.now()): Promise<void> {
+    await guard(() => this.db.updateTable('factors').set({ last_used_at: at }).where('id', '=', id).execute());
+  }
+
+  /** Removes one factor; if it was preferred, the oldest remaining one becomes preferred. */
+  async remove(accountId: string, id: string): Promise<boolean> {
+    return guard(() =>
+      this.db.transaction().execute(async (trx) => {
+        const result = await trx.deleteFrom('factors').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+        if (Number(result.numDeletedRows) === 0) return false;
+        await promoteOldestIfNonePreferred(trx, accountId);
+        return true;
+      }),
+    );
+  }
+
+  async removeAll(accountId: string): Promise<number> {
+    const result = await guard(() => this.db.deleteFrom('factors').where('account_id', '=', accountId).executeTakeFirst());
+    return Number(result.numDeletedRows);
+  }
+}
+
+async function promoteOldestIfNonePreferred(trx: Transaction<Database>, accountId: string): Promise<void> {
+  const preferred = await trx.selectFrom('factors').select('id').where('account_id', '=', accountId).where('preferred', '=', 1).executeTakeFirst();
+  if (preferred) return;
+  const oldest = await trx.selectFrom('factors').select('id').where('account_id', '=', accountId).orderBy('created_at').orderBy('id').executeTakeFirst();
+  if (oldest) await trx.updateTable('factors').set({ preferred: 1 }).where('id', '=', oldest.id).execute();
+}

@@ -1,0 +1,37 @@
+// Instance settings (the second-factor policy and other admin choices) as JSON values by key.
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+import { guard } from '../errors.js';
+
+export class SettingsRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const row = await guard(() => this.db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst());
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    const json = JSON.stringify(value);
+    const now = Date.now();
+    await guard(() =>
+      this.db
+        .insertInto('settings')
+        .values({ key, value: json, updated_at: now })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: json, updated_at: now }))
+        .execute(),
+    );
+  }
+
+  /** Creates the key only if it does not exist yet; true for the one caller that created it. */
+  async claim(key: string): Promise<boolean> {
+    const result = await guard(() =>
+      this.db
+        .insertInto('settings')
+        .values({ key, value: 'true', updated_at: Date.now() })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .executeTakeFirst(),
+    );
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+}

@@ -1,0 +1,47 @@
+// Typed errors that carry their HTTP meaning, so routes and the CLI can answer a person clearly
+// without leaking internals. Anything else that reaches the error handler is a 500 (or a 503 when
+// a backing service is down).
+
+export class TwofoldError extends Error {
+  /** HTTP status this error maps to. */
+  readonly status: number = 500;
+  /** Safe to show to the person who caused it. */
+  readonly expose: boolean = false;
+}
+
+/** The user or operator gave input we cannot accept; the message says what to change. */
+export class BadInput extends TwofoldError {
+  override readonly status = 400;
+  override readonly expose = true;
+}
+
+export class NotFound extends TwofoldError {
+  override readonly status = 404;
+  override readonly expose = true;
+}
+
+export class Conflict extends TwofoldError {
+  override readonly status = 409;
+  override readonly expose = true;
+}
+
+/** Too many attempts; `retryAfterSeconds` tells when to come back. */
+export class TooManyAttempts extends TwofoldError {
+  override readonly status = 429;
+  override readonly expose = true;
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message);
+  }
+}
+
+/** A backing service (Redis, the database, Vonage) is unreachable; the request can be retried. */
+export class ServiceUnavailable extends TwofoldError {
+  override readonly status = 503;
+  override readonly expose = true;
+  constructor(readonly service: string, options?: { cause?: unknown }) {
+    super('The service is temporarily unavailable. Please try again in a moment.', options);
+  }
+}
+
+/** Configuration that cannot work; printed at start with the fix. */
+export class ConfigError extends TwofoldError {}

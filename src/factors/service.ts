@@ -1,0 +1,72 @@
+// Users' enrolled factors: which exist, which a user may use, and saving, renaming, preferring
+// and removing them. Secrets are sealed under the factor's own id.
+import type { Account } from '../db/repos/accounts.js';
+import type { FactorRepo, StoredFactor } from '../db/repos/factors.js';
+import type { Keyring } from '../crypto/keyring.js';
+import type { Policy, FactorType } from '../policy/service.js';
+import { NotFound } from '../errors.js';
+import type { EnrolledSecret, Factor } from './factor.js';
+
+export const factorSealContext = (factorId: string): string => `factor:${factorId}`;
+
+export class FactorService {
+  private readonly byType: Map<string, Factor>;
+
+  /** `factors` in the order the method chooser lists them (the authenticator app first). */
+  constructor(
+    readonly repo: FactorRepo,
+    private readonly keyring: Keyring,
+    readonly factors: Factor[],
+  ) {
+    this.byType = new Map(factors.map((f) => [f.type, f]));
+  }
+
+  get(type: string): Factor | undefined {
+    return this.byType.get(type);
+  }
+
+  /** Factor types the policy lets users enrol, in chooser order. */
+  enrollable(policy: Policy): Factor[] {
+    return this.factors.filter((f) => policy.allowedFactors.includes(f.type as FactorType));
+  }
+
+  /** The account's factors that the policy still allows, preferred first. */
+  async usable(accountId: string, policy: Policy): Promise<StoredFactor[]> {
+    const all = await this.repo.listForAccount(accountId);
+    return all.filter((f) => this.byType.has(f.type) && policy.allowedFactors.includes(f.type as FactorType));
+  }
+
+  list(accountId: string): Promise<StoredFactor[]> {
+    return this.repo.listForAccount(accountId);
+  }
+
+  async find(accountId: string, factorId: string): Promise<StoredFactor> {
+    const factor = await this.repo.find(accountId, factorId);
+    if (!factor) throw new NotFound('That method is not set up on this account.');
+    return factor;
+  }
+
+  /** Saves a factor whose code has just been verified. */
+  save(account: Account, type: string, factorId: string, enrolled: EnrolledSecret): Promise<StoredFactor> {
+    return this.repo.add({
+      id: factorId,
+      accountId: account.id,
+      type,
+      name: enrolled.name,
+      secretSealed: this.keyring.seal(enrolled.secret, factorSealContext(factorId)),
+    });
+  }
+
+  /** The stored secret in the clear (a phone number to send to); never for display or logs. */
+  openSecret(factor: StoredFactor): string {
+    return this.keyring.open(factor.secretSealed, factorSealContext(factor.id));
+  }
+
+  touch(factor: StoredFactor): Promise<void> {
+    return this.repo.touch(factor.id);
+  }
+
+  removeAll(accountId: string): Promise<number> {
+    return this.repo.removeAll(accountId);
+  }
+}

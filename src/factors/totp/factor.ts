@@ -1,0 +1,104 @@
+// Authenticator app (TOTP, RFC 6238): Google Authenticator, Okta Verify or any TOTP app.
+// The seed is 20 CSPRNG bytes, sealed in the login transaction until a code from the app proves
+// it was scanned, then sealed at rest under the factor's id. A time step, once accepted, is never
+// accepted again for the factor (checked atomically in the session store).
+import QRCode from 'qrcode';
+import type { Config } from '../../config/schema.js';
+import type { Keyring } from '../../crypto/keyring.js';
+import type { StoredFactor } from '../../db/repos/factors.js';
+import { newFactorId } from '../../db/repos/factors.js';
+import { keys, type SessionStore } from '../../store/session-store.js';
+import { Attempts, parseCode } from '../attempts.js';
+import { factorSealContext } from '../service.js';
+import type { ActionOutcome, AttemptContext, EnrolledSecret, Factor, FactorState, VerifyOutcome } from '../factor.js';
+import { matchTotp, newTotpSecret, otpauthUri, type TotpParams } from './otp.js';
+
+interface TotpEnrolment extends FactorState {
+  factorId: string;
+  sealedSecret: string;
+}
+
+export class TotpFactor implements Factor {
+  readonly type = 'totp' as const;
+  readonly amr = 'otp';
+  readonly label = 'Authenticator app';
+  readonly description = 'Google Authenticator, Okta Verify or any authenticator app';
+  readonly views = { enrol: 'factors/totp-enrol', challenge: 'factors/totp-challenge' };
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly keyring: Keyring,
+    private readonly attempts: Attempts,
+    private readonly config: Pick<Config, 'totp'>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private get params(): TotpParams {
+    const { period, digits, algorithm } = this.config.totp;
+    return { period, digits, algorithm };
+  }
+
+  /** Replay state lives as long as a code can still be valid: the window plus a step. */
+  private get stepTtl(): number {
+    return this.params.period * 4;
+  }
+
+  private enrolmentContext = (ctx: AttemptContext, factorId: string) => `totp-enrolment:${ctx.account.id}:${factorId}`;
+
+  async startEnrolment(ctx: AttemptContext): Promise<FactorState> {
+    const factorId = newFactorId();
+    return { factorId, sealedSecret: this.keyring.seal(newTotpSecret(), this.enrolmentContext(ctx, factorId)) } satisfies TotpEnrolment;
+  }
+
+  enrolmentFactorId(state: FactorState): string {
+    return (state as TotpEnrolment).factorId;
+  }
+
+  async enrolmentView(ctx: AttemptContext, state: FactorState): Promise<Record<string, unknown>> {
+    const { factorId, sealedSecret } = state as TotpEnrolment;
+    const secret = this.keyring.open(sealedSecret, this.enrolmentContext(ctx, factorId));
+    const uri = otpauthUri(secret, this.config.totp.issuerLabel, ctx.account.username, this.params);
+    return {
+      uri,
+      qrSvg: await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 1 }),
+      keyGroups: secret.match(/.{1,4}/g) ?? [],
+      issuer: this.config.totp.issuerLabel,
+      label: ctx.account.username,
+      digits: this.params.digits,
+      period: this.params.period,
+      algorithm: this.params.algorithm.toUpperCase(),
+    };
+  }
+
+  async verifyEnrolment(ctx: AttemptContext, state: FactorState, input: string): Promise<VerifyOutcome & { enrolled?: EnrolledSecret }> {
+    const { factorId, sealedSecret } = state as TotpEnrolment;
+    const secret = this.keyring.open(sealedSecret, this.enrolmentContext(ctx, factorId));
+    const outcome = await this.check(ctx, factorId, secret, input);
+    return outcome.ok ? { ...outcome, enrolled: { secret, name: this.label } } : outcome;
+  }
+
+  async startChallenge(): Promise<ActionOutcome> {
+    return { state: {} };
+  }
+
+  async challengeView(): Promise<Record<string, unknown>> {
+    return { digits: this.params.digits };
+  }
+
+  async verifyChallenge(ctx: AttemptContext, factor: StoredFactor, _state: FactorState, input: string): Promise<VerifyOutcome> {
+    return this.check(ctx, factor.id, this.keyring.open(factor.secretSealed, factorSealContext(factor.id)), input);
+  }
+
+  challengeAmr(): string {
+    return this.amr;
+  }
+
+  private async check(ctx: AttemptContext, factorId: string, secret: string, input: string): Promise<VerifyOutcome> {
+    const code = parseCode(input, this.params.digits);
+    if (code === null) return this.attempts.fail(ctx, 'malformed');
+    const step = await matchTotp(secret, code, Math.floor(this.now() / 1000), this.params);
+    if (step === null) return this.attempts.fail(ctx, 'invalid');
+    const accepted = await this.store.acceptTotpStep(keys.account(ctx.account.id), keys.totpStep(ctx.account.id, factorId), step, this.stepTtl);
+    return this.attempts.settle(ctx, accepted);
+  }
+}

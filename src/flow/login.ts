@@ -1,0 +1,93 @@
+// The sign-in flow, step by step. GET /interaction/:uid asks `nextStep` where the user stands and
+// shows that screen; each POST performs one step and sends the user back to that page.
+//
+//   1. consent        only for clients registered with --consent (others get their grant silently)
+//   2. password       unless an SSO session already proved it and only the second factor is missing
+//   3. finish (pwd)   when no second factor is needed
+//   4. locked         the account's second factor is locked after too many wrong codes
+//   5. challenge      the user has factors: the preferred one first, "Use another method" for others
+//   6. fresh password binding a first factor needs a password entered in the last few minutes
+//   7. enrol          choose a method, set it up, verify a code: the factor is saved only then
+//   8. enrolled       "Setup" another method, or "Finish"
+//   9. finish (mfa)   acr=mfa, amr=[pwd, <factor>, mfa], auth_time = when the second factor passed
+//
+// Each step's work lives in steps/*.ts; this file only decides the order.
+import type { FlowServices, InteractionFacts, Outcome, Requester } from './context.js';
+import { render } from './context.js';
+import type { LoginTransaction } from './transaction.js';
+import { requestedByRelyingParty, secondFactorRequired } from '../oidc/second-factor-policy.js';
+import { passwordIsFresh, passwordScreen, sessionProvesPassword } from './steps/password.js';
+import { challengeScreen, lockedScreen } from './steps/challenge.js';
+import { chooserScreen, enrolledScreen, enrolmentScreen } from './steps/enrol.js';
+import { finishWithPassword, finishWithSecondFactor } from './steps/finish.js';
+
+export * as password from './steps/password.js';
+export * as challenge from './steps/challenge.js';
+export * as enrol from './steps/enrol.js';
+export * as finish from './steps/finish.js';
+
+/** Finds this interaction's transaction, or starts one with the second-factor decision made now. */
+export async function loadTransaction(services: FlowServices, facts: InteractionFacts): Promise<LoginTransaction> {
+  const existing = await services.transactions.find(facts.uid);
+  if (existing) return existing;
+  const requestFacts = {
+    clientRequiresMfa: facts.client.requireMfa,
+    acrValues: typeof facts.params.acr_values === 'string' ? facts.params.acr_values : undefined,
+    acrClaim: parseAcrClaim(facts.params.claims),
+  };
+  const tx = await services.transactions.start(facts.uid, {
+    clientId: facts.client.clientId,
+    exp: facts.exp,
+    secondFactorRequired: secondFactorRequired(await services.policy.get(), requestFacts),
+    requestedByRelyingParty: requestedByRelyingParty(requestFacts),
+  });
+  // Over an SSO session that proved the password and lacks only the second factor, skip step 2.
+  const proved = await sessionProvesPassword(services, facts, tx);
+  if (proved) {
+    Object.assign(tx, proved);
+    await services.transactions.save(tx);
+  }
+  return tx;
+}
+
+/** Where the user stands in the sign-in: the screen to show, or the end of it. */
+export async function nextStep(services: FlowServices, facts: InteractionFacts, tx: LoginTransaction, who: Requester): Promise<Outcome> {
+  if (facts.prompt.name === 'consent') return render('consent', {});
+  if (!tx.accountId || tx.passwordTooOld) return passwordScreen(tx);
+
+  const account = await services.accounts.findById(tx.accountId);
+  if (!account || account.disabled) return passwordScreen({ ...tx, accountId: undefined });
+  if (!tx.secondFactorRequired && !tx.secondFactor) return finishWithPassword(services, tx);
+
+  if (tx.secondFactor) {
+    if (tx.enrolment) return enrolmentScreen(services, tx, account, who);
+    if (tx.choosing) return chooserScreen(services, tx, account);
+    if (tx.enrolled.length > 0) return enrolledScreen(services, tx, account);
+    return finishWithSecondFactor(services, tx, account);
+  }
+
+  const lockedFor = await services.attempts.lockedFor(account.id);
+  if (lockedFor > 0) return lockedScreen(lockedFor);
+
+  const policy = await services.policy.get();
+  const factors = await services.factors.usable(account.id, policy);
+  if (factors.length > 0) return challengeScreen(services, tx, account, factors, who);
+
+  if (!passwordIsFresh(services, tx)) {
+    tx.passwordTooOld = true;
+    await services.transactions.save(tx);
+    return passwordScreen(tx, 'For your security, enter your password again before setting up a second factor.');
+  }
+  if (tx.enrolment) return enrolmentScreen(services, tx, account, who);
+  return chooserScreen(services, tx, account);
+}
+
+function parseAcrClaim(claims: unknown): { essential?: boolean; value?: string; values?: string[] } | undefined {
+  if (typeof claims !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(claims) as { id_token?: { acr?: { essential?: boolean; value?: string; values?: string[] } } };
+    return parsed?.id_token?.acr ?? undefined;
+  } catch {
+    return undefined; // oidc-provider has already rejected a malformed claims parameter
+  }
+}

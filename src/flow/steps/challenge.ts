@@ -1,0 +1,183 @@
+// Steps 4 and 5: the second-factor challenge for a user who has factors. The preferred factor is
+// asked first; "Use another method" lists the others. Every decision is taken from the server-side
+// transaction: the account, the factor and the challenge state never come from the request.
+import type { FlowServices, InteractionFacts, Outcome, Requester } from '../context.js';
+import { CONTINUE, render } from '../context.js';
+import type { LoginTransaction } from '../transaction.js';
+import type { Account } from '../../db/repos/accounts.js';
+import type { StoredFactor } from '../../db/repos/factors.js';
+import type { AttemptContext, Factor, VerifyOutcome } from '../../factors/factor.js';
+import { malformedCodeMessage } from '../../factors/attempts.js';
+import { minutesFrom } from '../../accounts/throttle.js';
+import { finishWithSecondFactor } from './finish.js';
+
+export const INVALID_CODE = "That code didn't work. Check it and try again.";
+
+export const attemptContext = (tx: LoginTransaction, account: Account, who: Requester): AttemptContext => ({
+  account,
+  bindingId: tx.uid,
+  ip: who.ip,
+  userAgent: who.userAgent,
+  locale: who.locale || account.locale || 'en',
+});
+
+export function lockedScreen(lockedFor: number): Outcome {
+  const minutes = minutesFrom(lockedFor);
+  return render(
+    'locked',
+    { minutes, message: `Too many wrong codes. Your second factor is locked for ${minutes} minute${minutes === 1 ? '' : 's'}. Try again later, or contact your administrator.` },
+    429,
+  );
+}
+
+const challengeOverScreen = (): Outcome =>
+  render('challenge-over', { message: 'Too many wrong codes for this sign-in. Start signing in again.' }, 429);
+
+async function challengeIsOver(services: FlowServices, tx: LoginTransaction, account: Account): Promise<boolean> {
+  return (await services.attempts.challengeFailures(account.id, tx.uid)) >= services.config.mfa.challengeMaxFailures;
+}
+
+/** Shows the current challenge, starting it (once) if needed. */
+export async function challengeScreen(
+  services: FlowServices,
+  tx: LoginTransaction,
+  account: Account,
+  factors: StoredFactor[],
+  who: Requester,
+  error?: { message: string; status: number },
+): Promise<Outcome> {
+  if (await challengeIsOver(services, tx, account)) return challengeOverScreen();
+  if (tx.choosing) return render('methods', { methods: factors.map((f) => describe(services, f)) });
+
+  const current =
+    factors.find((f) => f.id === tx.challenge?.factorId) ?? factors.find((f) => f.id === tx.selectedFactorId) ?? factors[0]!;
+  const factor = services.factors.get(current.type)!;
+  const ctx = attemptContext(tx, account, who);
+  let flash = tx.flash;
+  let changed = Boolean(tx.flash);
+  delete tx.flash;
+  if (tx.challenge?.factorId !== current.id) {
+    // Started once per factor per sign-in: a reload finds it started and sends nothing more.
+    const started = await factor.startChallenge(ctx, current);
+    tx.challenge = { factorId: current.id, state: started.state };
+    flash = { ...(started.notice ? { notice: started.notice } : {}), ...(started.error ? { error: started.error } : {}) };
+    changed = true;
+  }
+  if (changed) await services.transactions.save(tx);
+  const view = await factor.challengeView(ctx, current, tx.challenge!.state);
+  return render(
+    'challenge',
+    {
+      factor: describe(services, current),
+      partial: factor.views.challenge,
+      view,
+      others: factors.filter((f) => f.id !== current.id).length,
+      notice: flash?.notice,
+      error: error?.message ?? flash?.error,
+    },
+    error?.status,
+  );
+}
+
+/** POST Verify on the challenge screen. */
+export async function submitChallengeCode(
+  services: FlowServices,
+  facts: InteractionFacts,
+  tx: LoginTransaction,
+  who: Requester,
+  code: unknown,
+): Promise<Outcome> {
+  const target = await currentChallenge(services, tx);
+  if (!target) return CONTINUE;
+  const { account, stored, factor, factors } = target;
+  if (await challengeIsOver(services, tx, account)) return challengeOverScreen();
+
+  const ctx = attemptContext(tx, account, who);
+  const outcome = await factor.verifyChallenge(ctx, stored, tx.challenge!.state, typeof code === 'string' ? code : '');
+  emitOutcome(services, tx, account, who, stored.type, outcome);
+  if (!outcome.ok) return failureScreen(services, tx, account, factors, who, outcome);
+
+  // The one place a sign-in gains its second factor (besides enrolling one).
+  const fresh = await services.transactions.find(tx.uid);
+  if (!fresh || fresh.accountId !== account.id) return CONTINUE;
+  fresh.secondFactor = { type: stored.type, amr: factor.challengeAmr(tx.challenge!.state), factorId: stored.id, at: Math.floor(services.now() / 1000) };
+  delete fresh.challenge;
+  await services.transactions.save(fresh);
+  await services.factors.touch(stored);
+  return finishWithSecondFactor(services, fresh, account);
+}
+
+/** POST an action on the challenge screen (Resend code, Call again). */
+export async function submitChallengeAction(services: FlowServices, tx: LoginTransaction, who: Requester, action: string): Promise<Outcome> {
+  const target = await currentChallenge(services, tx);
+  if (!target?.factor.challengeAction) return CONTINUE;
+  const result = await target.factor.challengeAction(attemptContext(tx, target.account, who), target.stored, tx.challenge!.state, action);
+  tx.challenge = { factorId: target.stored.id, state: result.state };
+  tx.flash = { ...(result.notice ? { notice: result.notice } : {}), ...(result.error ? { error: result.error } : {}) };
+  await services.transactions.save(tx);
+  return CONTINUE;
+}
+
+/** POST "Use another method": list the account's other factors. */
+export async function showMethods(services: FlowServices, tx: LoginTransaction): Promise<Outcome> {
+  if (!tx.accountId || tx.secondFactor) return CONTINUE;
+  tx.choosing = true;
+  await services.transactions.save(tx);
+  return CONTINUE;
+}
+
+/** POST a choice from the method list. Only the account's own usable factors can be chosen. */
+export async function chooseFactor(services: FlowServices, tx: LoginTransaction, factorId: unknown): Promise<Outcome> {
+  if (!tx.accountId || tx.secondFactor) return CONTINUE;
+  const factors = await services.factors.usable(tx.accountId, await services.policy.get());
+  const chosen = factors.find((f) => f.id === factorId);
+  if (!chosen) return render('methods', { methods: factors.map((f) => describe(services, f)), error: 'Choose one of the methods listed.' }, 400);
+  tx.choosing = false;
+  tx.selectedFactorId = chosen.id;
+  if (tx.challenge?.factorId !== chosen.id) delete tx.challenge;
+  await services.transactions.save(tx);
+  return CONTINUE;
+}
+
+async function currentChallenge(services: FlowServices, tx: LoginTransaction) {
+  if (!tx.accountId || tx.secondFactor || !tx.challenge) return undefined;
+  const account = await services.accounts.findById(tx.accountId);
+  if (!account || account.disabled) return undefined;
+  const factors = await services.factors.usable(account.id, await services.policy.get());
+  const stored = factors.find((f) => f.id === tx.challenge!.factorId);
+  const factor = stored && services.factors.get(stored.type);
+  return stored && factor ? { account, stored, factor: factor as Factor, factors } : undefined;
+}
+
+async function failureScreen(
+  services: FlowServices,
+  tx: LoginTransaction,
+  account: Account,
+  factors: StoredFactor[],
+  who: Requester,
+  outcome: Exclude<VerifyOutcome, { ok: true }>,
+): Promise<Outcome> {
+  if (outcome.reason === 'locked') return lockedScreen(outcome.lockedFor);
+  if (outcome.challengeOver) return challengeOverScreen();
+  const message = outcome.reason === 'malformed' ? malformedCodeMessage(services.config.totp.digits) : INVALID_CODE;
+  return challengeScreen(services, tx, account, factors, who, { message, status: 400 });
+}
+
+function emitOutcome(services: FlowServices, tx: LoginTransaction, account: Account, who: Requester, type: string, outcome: VerifyOutcome): void {
+  services.events.emit({
+    type: outcome.ok ? 'mfa.verified' : outcome.reason === 'locked' && outcome.lockedFor > 0 ? 'mfa.locked' : 'mfa.failed',
+    outcome: outcome.ok ? 'success' : 'failure',
+    accountId: account.id,
+    username: account.username,
+    clientId: tx.clientId,
+    ip: who.ip,
+    userAgent: who.userAgent,
+    reason: outcome.ok ? null : outcome.reason,
+    details: { factor: type },
+  });
+}
+
+export function describe(services: FlowServices, stored: StoredFactor) {
+  const factor = services.factors.get(stored.type);
+  return { id: stored.id, type: stored.type, name: stored.name, label: factor?.label ?? stored.type, preferred: stored.preferred };
+}

@@ -1,0 +1,138 @@
+// Steps 6-8: setting up a factor. A first factor may be bound only right after the password
+// (NIST 800-63B 4.1.2.1); another one only after this sign-in passed a second factor. The factor
+// is saved only when a code from it verifies.
+import type { FlowServices, Outcome, Requester } from '../context.js';
+import { CONTINUE, render } from '../context.js';
+import type { LoginTransaction } from '../transaction.js';
+import type { Account } from '../../db/repos/accounts.js';
+import { malformedCodeMessage } from '../../factors/attempts.js';
+import { attemptContext, describe, INVALID_CODE, lockedScreen } from './challenge.js';
+import { passwordIsFresh } from './password.js';
+
+/** Who may set up a factor in this sign-in, and the account they set it up for. */
+async function enrolmentAllowed(services: FlowServices, tx: LoginTransaction): Promise<Account | undefined> {
+  if (!tx.accountId) return undefined;
+  const account = await services.accounts.findById(tx.accountId);
+  if (!account || account.disabled) return undefined;
+  if (tx.secondFactor) return account;
+  const usable = await services.factors.usable(account.id, await services.policy.get());
+  return usable.length === 0 && passwordIsFresh(services, tx) ? account : undefined;
+}
+
+export async function chooserScreen(services: FlowServices, tx: LoginTransaction, account: Account, error?: string): Promise<Outcome> {
+  const policy = await services.policy.get();
+  const methods = services.factors.enrollable(policy).map((f) => ({ type: f.type, label: f.label, description: f.description }));
+  return render('choose', { methods, adding: Boolean(tx.secondFactor), username: account.username, error }, error ? 400 : undefined);
+}
+
+export async function enrolmentScreen(
+  services: FlowServices,
+  tx: LoginTransaction,
+  account: Account,
+  who: Requester,
+  error?: { message: string; status: number },
+): Promise<Outcome> {
+  const enrolment = tx.enrolment!;
+  const factor = services.factors.get(enrolment.type)!;
+  const flash = tx.flash;
+  if (flash) {
+    delete tx.flash;
+    await services.transactions.save(tx);
+  }
+  const view = await factor.enrolmentView(attemptContext(tx, account, who), enrolment.state);
+  return render(
+    'enrol',
+    { factor: { type: factor.type, label: factor.label }, partial: factor.views.enrol, view, notice: flash?.notice, error: error?.message ?? flash?.error },
+    error?.status,
+  );
+}
+
+export async function enrolledScreen(services: FlowServices, tx: LoginTransaction, account: Account): Promise<Outcome> {
+  const all = await services.factors.list(account.id);
+  const added = all.filter((f) => tx.enrolled.some((e) => e.factorId === f.id)).map((f) => describe(services, f));
+  return render('enrolled', { added });
+}
+
+/** POST a method from the chooser: starts setting it up. */
+export async function chooseMethod(services: FlowServices, tx: LoginTransaction, who: Requester, type: unknown): Promise<Outcome> {
+  const account = await enrolmentAllowed(services, tx);
+  if (!account) return CONTINUE;
+  const policy = await services.policy.get();
+  const factor = services.factors.enrollable(policy).find((f) => f.type === type);
+  if (!factor) return chooserScreen(services, tx, account, 'Choose one of the methods listed.');
+  tx.enrolment = { type: factor.type, state: await factor.startEnrolment(attemptContext(tx, account, who)) };
+  tx.choosing = false;
+  await services.transactions.save(tx);
+  return CONTINUE;
+}
+
+/** POST an enrolment action (Send code, Call). */
+export async function submitEnrolmentAction(
+  services: FlowServices,
+  tx: LoginTransaction,
+  who: Requester,
+  action: string,
+  form: Record<string, string>,
+): Promise<Outcome> {
+  const account = await enrolmentAllowed(services, tx);
+  const factor = tx.enrolment && services.factors.get(tx.enrolment.type);
+  if (!account || !factor?.enrolmentAction) return CONTINUE;
+  const result = await factor.enrolmentAction(attemptContext(tx, account, who), tx.enrolment!.state, action, form);
+  tx.enrolment = { type: factor.type, state: result.state };
+  if (!result.error && result.notice) tx.flash = { notice: result.notice };
+  await services.transactions.save(tx);
+  return result.error ? enrolmentScreen(services, tx, account, who, { message: result.error, status: 400 }) : CONTINUE;
+}
+
+/** POST Verify during enrolment: the factor is saved only if the code is right. */
+export async function submitEnrolmentCode(services: FlowServices, tx: LoginTransaction, who: Requester, code: unknown): Promise<Outcome> {
+  const account = await enrolmentAllowed(services, tx);
+  const factor = tx.enrolment && services.factors.get(tx.enrolment.type);
+  if (!account || !factor) return CONTINUE;
+  const lockedFor = await services.attempts.lockedFor(account.id);
+  if (lockedFor > 0) return lockedScreen(lockedFor);
+
+  const ctx = attemptContext(tx, account, who);
+  const outcome = await factor.verifyEnrolment(ctx, tx.enrolment!.state, typeof code === 'string' ? code : '');
+  if (!outcome.ok) {
+    if (outcome.reason === 'locked') return lockedScreen(outcome.lockedFor);
+    const message = outcome.reason === 'malformed' ? malformedCodeMessage(services.config.totp.digits) : INVALID_CODE;
+    return enrolmentScreen(services, tx, account, who, { message, status: 400 });
+  }
+
+  const factorId = factor.enrolmentFactorId(tx.enrolment!.state);
+  await services.factors.save(account, factor.type, factorId, outcome.enrolled!);
+  const now = Math.floor(services.now() / 1000);
+  tx.secondFactor ??= { type: factor.type, amr: factor.amr, factorId, at: now };
+  tx.enrolled.push({ factorId, type: factor.type });
+  delete tx.enrolment;
+  await services.transactions.save(tx);
+  services.events.emit({
+    type: 'factor.enrolled',
+    outcome: 'success',
+    accountId: account.id,
+    username: account.username,
+    clientId: tx.clientId,
+    ip: who.ip,
+    userAgent: who.userAgent,
+    details: { factor: factor.type },
+  });
+  return CONTINUE;
+}
+
+/** POST "Setup": add another method after one was verified in this sign-in. */
+export async function setupAnother(services: FlowServices, tx: LoginTransaction): Promise<Outcome> {
+  if (!tx.secondFactor) return CONTINUE;
+  tx.choosing = true;
+  delete tx.enrolment;
+  await services.transactions.save(tx);
+  return CONTINUE;
+}
+
+/** POST "Back" from an enrolment screen to the method chooser. */
+export async function cancelEnrolment(services: FlowServices, tx: LoginTransaction): Promise<Outcome> {
+  delete tx.enrolment;
+  tx.choosing = Boolean(tx.secondFactor);
+  await services.transactions.save(tx);
+  return CONTINUE;
+}

@@ -1,0 +1,36 @@
+// Steps 3 and 9: the sign-in result handed to oidc-provider. What the ID token says comes from
+// here: acr, amr (RFC 8176) and auth_time.
+import type { FlowServices, Outcome } from '../context.js';
+import { CONTINUE } from '../context.js';
+import type { LoginTransaction } from '../transaction.js';
+import type { Account } from '../../db/repos/accounts.js';
+import { ACR_MFA, ACR_PASSWORD, amrFor } from '../../oidc/second-factor-policy.js';
+
+export async function finishWithPassword(services: FlowServices, tx: LoginTransaction): Promise<Outcome> {
+  if (!tx.accountId || !tx.passwordAt || tx.secondFactorRequired) return CONTINUE;
+  services.events.emit({ type: 'signin.succeeded', outcome: 'success', accountId: tx.accountId, clientId: tx.clientId, details: { acr: ACR_PASSWORD } });
+  await services.transactions.end(tx.uid);
+  return { kind: 'finish', login: { accountId: tx.accountId, acr: ACR_PASSWORD, amr: amrFor(), ts: tx.passwordAt } };
+}
+
+export async function finishWithSecondFactor(services: FlowServices, tx: LoginTransaction, account: Account): Promise<Outcome> {
+  const second = tx.secondFactor;
+  if (!second || tx.accountId !== account.id) return CONTINUE;
+  services.events.emit({
+    type: 'signin.succeeded',
+    outcome: 'success',
+    accountId: account.id,
+    username: account.username,
+    clientId: tx.clientId,
+    details: { acr: ACR_MFA, factor: second.type },
+  });
+  await services.transactions.end(tx.uid);
+  return { kind: 'finish', login: { accountId: account.id, acr: ACR_MFA, amr: amrFor(second.amr), ts: second.at } };
+}
+
+/** POST "Finish" on the Setup / Finish screen. */
+export async function submitFinish(services: FlowServices, tx: LoginTransaction): Promise<Outcome> {
+  if (!tx.accountId || !tx.secondFactor) return CONTINUE;
+  const account = await services.accounts.findById(tx.accountId);
+  return account ? finishWithSecondFactor(services, tx, account) : CONTINUE;
+}

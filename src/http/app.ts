@@ -1,0 +1,145 @@
+// The HTTP application: our middleware and pages in front, oidc-provider mounted behind them.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Koa from 'koa';
+import mount from 'koa-mount';
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Services } from '../services.js';
+import { createProvider, type ProviderPages } from '../oidc/provider.js';
+import { Views, VIEWS_DIR } from './views.js';
+import { requestContext } from './middleware/request-context.js';
+import { securityHeaders } from './middleware/security-headers.js';
+import { describeError, errorHandler, outageOf, wantsJson } from './middleware/errors.js';
+import { interactionRoutes } from './routes/interaction.js';
+import { healthRoutes } from './routes/health.js';
+import { Metrics } from '../metrics.js';
+
+export interface TwofoldApp {
+  app: Koa;
+  provider: Provider;
+  metrics: Metrics;
+  views: Views;
+}
+
+/** Form and JSON bodies for our own routes, with small limits; oidc-provider parses its own. */
+export const parseBody = bodyParser({
+  enableTypes: ['form', 'json'],
+  formLimit: '16kb',
+  jsonLimit: '64kb',
+  encoding: 'utf-8',
+});
+
+function providerPages(views: Views): ProviderPages {
+  return {
+    async renderError(ctx, out, error) {
+      const problem = outageOf(error) ? describeError(error) : undefined;
+      const status = problem?.status ?? ctx.status;
+      const message = problem?.detail ?? friendlyOidcError(out.error, out.error_description);
+      await views.send(ctx, 'error', { title: 'Sign-in problem', heading: problem ? problem.title : 'Sign-in problem', message, requestId: ctx.state.requestId as string }, status);
+    },
+    async logoutSource(ctx, form) {
+      await views.send(ctx, 'logout', { title: 'Sign out?', form, clientName: ctx.oidc.client?.clientName ?? '' });
+    },
+    async postLogoutSuccessSource(ctx) {
+      await views.send(ctx, 'signed-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId ?? '' });
+    },
+  };
+}
+
+/** oidc-provider's error descriptions are for developers; this says what a person can do. */
+function friendlyOidcError(error: string, description?: string): string {
+  switch (error) {
+    case 'invalid_client':
+      return 'The application that sent you here is not registered with this sign-in service. Contact the application’s administrator.';
+    case 'invalid_redirect_uri':
+      return 'The application asked to return you to an address it has not registered, so the sign-in was stopped for your safety.';
+    case 'invalid_request':
+      return `The application sent an incomplete or invalid sign-in request${description ? ` (${description})` : ''}. Go back and try again.`;
+    case 'session_not_found':
+    case 'invalid_grant':
+      return 'This sign-in has expired or was already completed. Go back to the application and sign in again.';
+    default:
+      return `The sign-in could not continue${description ? ` (${description})` : ''}. Go back to the application and try again.`;
+  }
+}
+
+export async function createApp(services: Services): Promise<TwofoldApp> {
+  const { config, log } = services;
+  const views = new Views({ cache: config.nodeEnv === 'production', productName: 'Twofold' });
+  const metrics = new Metrics();
+  metrics.subscribe(services.events);
+  const provider = createProvider({
+    config,
+    keyring: services.keyring,
+    store: services.store,
+    clients: services.clients,
+    accounts: services.accounts,
+    policy: services.policy,
+    jwks: await services.signingKeys.jwks(),
+    pages: providerPages(views),
+  });
+  provider.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
+    const outage = outageOf(err);
+    if (outage) {
+      ctx.state.outage = outage;
+      metrics.storeError(outage);
+    } else {
+      (ctx.state.log ?? log).error({ err }, 'oidc-provider server error');
+    }
+  });
+
+  const app = new Koa();
+  app.proxy = config.trustProxy > 0;
+  app.maxIpsCount = config.trustProxy;
+  app.keys = services.keyring.cookieKeys;
+  app.silent = true;
+
+  app.use(requestContext(log, (r) => metrics.observeRequest(r)));
+  app.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
+  app.use(errorHandler(views));
+  app.use(async (ctx, next) => {
+    await next();
+    // oidc-provider answers a Redis or database outage with server_error (500); say 503 instead.
+    if (ctx.state.outage && ctx.status >= 500) {
+      ctx.status = 503;
+      ctx.set('Retry-After', '5');
+      if (wantsJson(ctx) || ctx.type === 'application/json') ctx.body = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable, try again' };
+    }
+  });
+
+  const css = readFileSync(path.join(VIEWS_DIR, 'static', 'twofold.css'));
+  const pages = new Router();
+  pages.get('/static/twofold.css', (ctx) => {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = css;
+  });
+  pages.get('/', async (ctx) => {
+    await views.send(ctx, 'home', { title: 'Twofold', issuer: config.issuer });
+  });
+  pages.get('/metrics', async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
+
+  const health = healthRoutes([
+    { name: 'database', ping: () => services.db.ping() },
+    { name: 'sessionStore', ping: () => services.store.ping() },
+  ]);
+  const interactions = interactionRoutes(provider, services, views);
+
+  app.use(pages.routes());
+  app.use(health.routes());
+  app.use(async (ctx, next) => (ctx.path.startsWith('/interaction/') ? parseBody(ctx, next) : next()));
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods());
+  if (config.demo) {
+    const { demoRoutes } = await import('../demo/routes.js');
+    app.use(demoRoutes(config, views).routes());
+  }
+  app.use(mount(provider as unknown as Koa));
+  return { app, provider, metrics, views };
+}

@@ -1,0 +1,85 @@
+// Turns anything thrown below into an answer a person understands: our typed errors keep their
+// status and message; an unreachable Redis or database is a 503 "try again" page; everything else
+// is a 500 that shows only a reference id (the details go to the log).
+import type { Context, Middleware } from 'koa';
+import { ServiceUnavailable, TwofoldError } from '../../errors.js';
+import { isRedisOutage } from '../../store/outage.js';
+import { isUnavailable as isDatabaseOutage } from '../../db/errors.js';
+import type { Views } from '../views.js';
+import type { Logger } from '../../log.js';
+
+/** Which backing service an error says is down, if any. */
+export function outageOf(err: unknown): string | undefined {
+  if (err instanceof ServiceUnavailable) return err.service;
+  if (isRedisOutage(err)) return 'redis';
+  if (isDatabaseOutage(err)) return 'database';
+  const cause = (err as { cause?: unknown })?.cause;
+  return cause && cause !== err ? outageOf(cause) : undefined;
+}
+
+export interface Problem {
+  status: number;
+  title: string;
+  detail: string;
+}
+
+/** What to tell the client about an error. */
+export function describeError(err: unknown): Problem {
+  const service = outageOf(err);
+  if (service) return { status: 503, title: 'Temporarily unavailable', detail: 'The service is temporarily unavailable. Please try again in a moment.' };
+  if (err instanceof TwofoldError && err.expose) return { status: err.status, title: titleFor(err.status), detail: err.message };
+  const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string };
+  const status = e?.status ?? e?.statusCode;
+  if (status && status >= 400 && status < 500) {
+    return { status, title: titleFor(status), detail: e.expose && e.message ? clientMessage(status, e.message) : titleFor(status) };
+  }
+  return { status: 500, title: 'Something went wrong', detail: 'Something went wrong on our side. Please try again; if it keeps happening, contact your administrator.' };
+}
+
+function clientMessage(status: number, message: string): string {
+  if (status === 413) return 'The form you sent is too large.';
+  if (status === 415) return 'That kind of request body is not accepted here.';
+  if (/invalid|parse|unexpected/i.test(message) && status === 400) return 'The request could not be read. Check what you sent and try again.';
+  return message;
+}
+
+export function titleFor(status: number): string {
+  switch (status) {
+    case 400: return 'Bad request';
+    case 401: return 'Not signed in';
+    case 403: return 'Not allowed';
+    case 404: return 'Not found';
+    case 405: return 'Method not allowed';
+    case 409: return 'Conflict';
+    case 413: return 'Too large';
+    case 415: return 'Unsupported content';
+    case 429: return 'Too many attempts';
+    case 503: return 'Temporarily unavailable';
+    default: return status >= 500 ? 'Something went wrong' : 'Request not accepted';
+  }
+}
+
+export const wantsJson = (ctx: Context): boolean =>
+  ctx.path.startsWith('/admin/api') || (!ctx.accepts('html') && Boolean(ctx.accepts('json')));
+
+export function errorHandler(views: Views): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const problem = describeError(err);
+      const log = ctx.state.log as Logger;
+      if (problem.status >= 500) log.error({ err, outage: outageOf(err) }, 'request failed');
+      else log.info({ status: problem.status, reason: problem.detail }, 'request refused');
+      if (problem.status === 503) ctx.set('Retry-After', '5');
+      if (err instanceof TwofoldError && 'retryAfterSeconds' in err) ctx.set('Retry-After', String(err.retryAfterSeconds));
+      if (wantsJson(ctx)) {
+        ctx.status = problem.status;
+        ctx.type = 'application/problem+json';
+        ctx.body = { type: 'about:blank', ...problem, instance: ctx.state.requestId };
+        return;
+      }
+      await views.send(ctx, 'error', { title: problem.title, heading: problem.title, message: problem.detail, requestId: ctx.state.requestId }, problem.status);
+    }
+  };
+}

@@ -1,0 +1,34 @@
+// Gives every request an id (echoed in X-Request-Id and on error pages) and a child logger, and
+// logs one line per request: method, path (never the query string, which may carry codes), status
+// and duration.
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Logger } from '../../log.js';
+
+export function requestContext(log: Logger, onFinished?: (ctx: { method: string; route: string; status: number; seconds: number }) => void): Middleware {
+  return async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    const incoming = ctx.get('x-request-id');
+    const id = /^[A-Za-z0-9._-]{8,64}$/.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = id;
+    ctx.state.log = log.child({ requestId: id });
+    ctx.set('X-Request-Id', id);
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const status = ctx.status;
+      const level = status >= 500 ? 'error' : 'info';
+      (ctx.state.log as Logger)[level]({ method: ctx.method, path: ctx.path, status, ms: Math.round(seconds * 1000), ip: ctx.ip }, 'request');
+      onFinished?.({ method: ctx.method, route: (ctx.state.route as string | undefined) ?? routeOf(ctx.path), status, seconds });
+    }
+  };
+}
+
+/** A low-cardinality label for metrics: ids in paths are replaced by placeholders. */
+export function routeOf(path: string): string {
+  return path
+    .replace(/^\/interaction\/[^/]+/, '/interaction/:uid')
+    .replace(/^\/auth\/[^/]+/, '/auth/:uid')
+    .replace(/\/[0-9a-f-]{36}(?=\/|$)/g, '/:id');
+}

@@ -1,0 +1,27 @@
+// oidc-provider's interaction policy with one check added to the `login` prompt: a session that
+// lacks the second factor does not satisfy a sign-in that requires one. oidc-provider then starts
+// an interaction (or answers prompt=none with login_required), and the sign-in pages ask for the
+// second factor only. The check reads the policy and the client on every request.
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import type { PolicyService } from '../policy/service.js';
+import { hasSecondFactor, secondFactorRequired } from './second-factor-policy.js';
+
+const { base, Check } = interactionPolicy;
+
+export function buildInteractionPolicy(policy: PolicyService) {
+  const prompts = base();
+  const login = prompts.get('login')!;
+  login.checks.add(
+    new Check('second_factor_required', 'a second authentication factor is required', 'login_required', async (ctx: KoaContextWithOIDC) => {
+      const { oidc } = ctx;
+      if (!oidc.session?.accountId || hasSecondFactor(oidc.session.amr)) return Check.NO_NEED_TO_PROMPT;
+      const required = secondFactorRequired(await policy.get(), {
+        clientRequiresMfa: (oidc.client as unknown as { require_mfa?: boolean })?.require_mfa === true,
+        acrValues: oidc.params?.acr_values as string | undefined,
+        acrClaim: (oidc.claims as { id_token?: { acr?: { essential?: boolean; value?: string; values?: string[] } } })?.id_token?.acr,
+      });
+      return required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  return prompts;
+}
