@@ -59,7 +59,7 @@ export async function openSessionStore(config: Config, log: Logger, now?: () => 
     if (!isProduction(config)) log.warn('REDIS_URL is not set: using the in-memory session store. It serves a single instance only and loses sessions on restart.');
     return new MemorySessionStore(now);
   }
-  const client = createRedisClient(config.redisUrl);
+  const client = createRedisClient(config.redisUrl, config.redisKeyPrefix ? { keyPrefix: config.redisKeyPrefix } : {});
   client.on('error', (err: Error) => log.warn({ err: { message: err.message } }, 'redis connection problem'));
   await connectRedis(client, config.redisUrl);
   return new RedisSessionStore(client);

@@ -14,6 +14,7 @@ export const ENV_MAP: Record<string, string> = {
   DATABASE_URL: 'databaseUrl',
   DATABASE_POOL_MAX: 'databasePoolMax',
   REDIS_URL: 'redisUrl',
+  REDIS_KEY_PREFIX: 'redisKeyPrefix',
   TWOFOLD_SECRET: 'secret',
   TWOFOLD_PREVIOUS_SECRETS: 'previousSecrets',
   TRUST_PROXY: 'trustProxy',

@@ -23,6 +23,8 @@ export const configSchema = z.object({
   databasePoolMax: z.coerce.number().int().min(1).default(10),
   /** `redis://…`, `rediss://…`, `redis-sentinel://…` or `redis-cluster://…`; unset: in-memory (single instance, development). */
   redisUrl: optionalString,
+  /** Prefix for every Redis key, so several Twofold installations (or test runs) can share one Redis. */
+  redisKeyPrefix: z.string().default(''),
   /** Master secret (32+ characters): cookie keys, code peppers and the at-rest key are derived from it. */
   secret: z.string().min(32, 'TWOFOLD_SECRET must be at least 32 characters').optional(),
   /** Earlier master secrets, still accepted to read data and cookies sealed with them (rotation). */

@@ -54,7 +54,7 @@ export function demoRoutes(config: Config, views: Views): Router {
       return;
     }
     const tokens = await oidc.authorizationCodeGrant(await configuration(), current, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
-    const claims = tokens.claims() ?? {};
+    const claims: Record<string, unknown> = tokens.claims() ?? {};
     const userinfo = await oidc.fetchUserInfo(await configuration(), tokens.access_token, claims.sub as string);
     const logout = oidc.buildEndSessionUrl(await configuration(), { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${config.issuer}/demo` });
     await views.send(ctx, 'demo/signed-in', { title: 'Signed in', claims, userinfo, claimsJson: JSON.stringify(claims, null, 2), userinfoJson: JSON.stringify(userinfo, null, 2), logoutUrl: logout.href });

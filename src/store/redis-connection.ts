@@ -62,6 +62,7 @@ export function createRedisClient(url: string, extra: RedisOptions = {}): RedisC
     const { password, username, rest } = split(url);
     const list = rest.split('/')[0] ?? '';
     return new Cluster(hosts(list), {
+      ...(extra.keyPrefix ? { keyPrefix: extra.keyPrefix } : {}),
       enableOfflineQueue: false,
       enableAutoPipelining: true,
       lazyConnect: true,
