@@ -67,5 +67,7 @@ try {
 
 rmSync(new URL('../../test-artifacts/server.log', import.meta.url), { force: true });
 const args = process.argv.slice(2);
+// With no test files named, run the whole suite.
+if (!args.some((a) => !a.startsWith('-'))) args.push('test/**/*.test.ts');
 const mocha = spawn(process.execPath, ['node_modules/mocha/bin/mocha.js', ...args], { stdio: 'inherit' });
 mocha.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
