@@ -26,11 +26,15 @@ export const ENV_MAP: Record<string, string> = {
   VONAGE_APPLICATION_ID: 'vonage.applicationId',
   VONAGE_PRIVATE_KEY: 'vonage.privateKey',
   VONAGE_SIGNATURE_SECRET: 'vonage.signatureSecret',
+  VONAGE_SIGNATURE_METHOD: 'vonage.signatureMethod',
   VONAGE_SMS_FROM: 'vonage.smsFrom',
   VONAGE_VOICE_FROM: 'vonage.voiceFrom',
   VONAGE_REST_HOST: 'vonage.restHost',
   VONAGE_API_HOST: 'vonage.apiHost',
   VONAGE_TIMEOUT_MS: 'vonage.timeoutMs',
+  TWOFOLD_FACTORS: 'factors',
+  PHONE_DEFAULT_COUNTRY: 'phone.defaultCountry',
+  PHONE_ALLOWED_COUNTRIES: 'phone.allowedCountries',
   SMTP_URL: 'mail.smtpUrl',
   MAIL_FROM: 'mail.from',
 };
@@ -112,9 +116,12 @@ export function productionProblems(config: Config): string[] {
   if (!config.secret) problems.push('TWOFOLD_SECRET is required (32+ characters); a generated secret is for development only');
   if (!config.redisUrl) problems.push('REDIS_URL is required; the in-memory session store is for a single development instance only');
   const vonage = config.vonage;
-  if (!(vonage.apiKey && vonage.apiSecret) && !(vonage.applicationId && vonage.privateKey)) {
-    // Without Vonage, codes would only reach the log (console delivery).
-    problems.push('VONAGE_API_KEY/VONAGE_API_SECRET or VONAGE_APPLICATION_ID/VONAGE_PRIVATE_KEY are required; console delivery of codes is for development only');
+  // Without Vonage credentials, codes would only reach the log (console delivery).
+  if (config.factors.includes('sms') && !(vonage.apiKey && vonage.apiSecret)) {
+    problems.push('text messages need VONAGE_API_KEY and VONAGE_API_SECRET (console delivery of codes is for development only); or offer no SMS factor: TWOFOLD_FACTORS=totp,voice');
+  }
+  if (config.factors.includes('voice') && !(vonage.applicationId && vonage.privateKey && vonage.voiceFrom)) {
+    problems.push('voice calls need VONAGE_APPLICATION_ID, VONAGE_PRIVATE_KEY and VONAGE_VOICE_FROM (console delivery is for development only); or offer no voice factor: TWOFOLD_FACTORS=totp,sms');
   }
   if (!config.issuer.startsWith('https://')) problems.push('ISSUER must be an https:// URL');
   return problems;

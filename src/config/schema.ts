@@ -98,6 +98,58 @@ export const configSchema = z.object({
     })
     .prefault({}),
 
+  /** Factor types this installation offers at all (the admin policy can narrow it further). */
+  factors: z
+    .preprocess((v) => (typeof v === 'string' ? v.split(',').map((t) => t.trim()).filter(Boolean) : v), z.array(z.enum(['totp', 'sms', 'voice'])).min(1))
+    .default(['totp', 'sms', 'voice']),
+
+  /** Short-lived one-time codes sent by text message or voice call. */
+  codes: z
+    .object({
+      /** Lifetime of a code; never more than 10 minutes (NIST 800-63B). */
+      ttlSeconds: z.coerce.number().int().min(30).max(600).default(300),
+      /** Wrong entries one code survives before it is void. */
+      maxAttempts: z.coerce.number().int().min(1).max(10).default(5),
+    })
+    .prefault({}),
+
+  /** Which phone numbers may receive codes. */
+  phone: z
+    .object({
+      /** Country assumed for numbers typed without a +country code. */
+      defaultCountry: z.string().length(2).toUpperCase().default('US'),
+      /** ISO country codes allowed to receive codes; empty: all countries (setting it is recommended). */
+      allowedCountries: z
+        .preprocess((v) => (typeof v === 'string' ? v.split(',').map((c) => c.trim()).filter(Boolean) : v), z.array(z.string().length(2).toUpperCase()))
+        .default([]),
+      /** libphonenumber number types accepted for text messages. */
+      smsTypes: z.array(z.string()).default(['MOBILE', 'FIXED_LINE_OR_MOBILE']),
+      /** ...and for voice calls (landlines can take a call). */
+      voiceTypes: z.array(z.string()).default(['MOBILE', 'FIXED_LINE_OR_MOBILE', 'FIXED_LINE']),
+    })
+    .prefault({}),
+
+  /** Limits on sending codes (SMS pumping and toll fraud); SMS and voice count together. */
+  sendLimits: z
+    .object({
+      /** First wait before a resend to the same number in one sign-in; doubles with each send to the number. */
+      cooldownSeconds: seconds(30),
+      maxCooldownSeconds: seconds(15 * 60),
+      perNumberHour: count(6),
+      perNumberDay: count(20),
+      perAccountHour: count(10),
+      perAccountDay: count(30),
+      perIpHour: count(30),
+      perIpDay: count(100),
+      /** Daily budget per country calling code (all users together). */
+      perCountryHour: count(500),
+      perCountryDay: count(2000),
+      /** Sends to one number range in an hour that, with too few verifications, raise an alert. */
+      prefixAlertSends: count(20),
+      prefixAlertMinVerifiedRatio: z.coerce.number().min(0).max(1).default(0.2),
+    })
+    .prefault({}),
+
   vonage: z
     .object({
       apiKey: optionalString,
@@ -108,6 +160,8 @@ export const configSchema = z.object({
       signatureSecret: optionalString,
       smsFrom: z.string().default('Twofold'),
       voiceFrom: optionalString,
+      /** How signed SMS delivery receipts are signed (Vonage dashboard setting). */
+      signatureMethod: z.enum(['md5hash', 'md5hmac', 'sha1hmac', 'sha256hmac', 'sha512hmac']).default('sha256hmac'),
       restHost: optionalString,
       apiHost: optionalString,
       timeoutMs: z.coerce.number().int().min(100).default(5000),

@@ -2,7 +2,7 @@
 // account across sign-ins (10 in a row lock the second factor for 15 minutes, doubling on each
 // further lockout within a day). A success clears the account's count.
 import type { Config } from '../config/schema.js';
-import { keys, type AcceptOutcome, type SessionStore } from '../store/session-store.js';
+import { keys, type AcceptOutcome, type FailureOutcome, type SessionStore } from '../store/session-store.js';
 import type { AttemptContext, VerifyOutcome } from './factor.js';
 
 export const malformedCodeMessage = (digits = 6): string => `Enter the ${digits}-digit code`;
@@ -27,13 +27,22 @@ export class Attempts {
   }
 
   /** Counts a failed (or malformed) attempt and says what it means for the user. */
-  async fail(ctx: AttemptContext, reason: 'malformed' | 'invalid'): Promise<VerifyOutcome> {
+  fail(ctx: AttemptContext, reason: 'malformed' | 'invalid'): Promise<VerifyOutcome> {
+    return this.failFor(ctx.account.id, ctx.bindingId, reason);
+  }
+
+  async failFor(accountId: string, bindingId: string, reason: 'malformed' | 'invalid'): Promise<VerifyOutcome> {
     const outcome = await this.store.recordSecondFactorFailure(
-      this.accountKeys(ctx),
-      keys.challengeFailures(ctx.account.id, ctx.bindingId),
+      keys.account(accountId),
+      keys.challengeFailures(accountId, bindingId),
       this.policy,
       this.config.ttl.interaction,
     );
+    return this.interpret(outcome, reason);
+  }
+
+  /** What a counted failure means for the user: locked, challenge over, or try again. */
+  interpret(outcome: FailureOutcome, reason: 'malformed' | 'invalid'): VerifyOutcome {
     return {
       ok: false,
       reason: outcome.lockedFor > 0 ? 'locked' : reason,

@@ -1,9 +1,12 @@
-// In-memory session store for one development instance. JavaScript runs each method to its end
-// without interleaving, which gives the same atomicity the Redis scripts give.
+// In-memory session store for one development instance. Each method does all of its reading and
+// writing synchronously, with no `await` in between, so no other call can interleave: that gives
+// the same atomicity the Redis scripts give. (An `await` inside a method would let parallel calls
+// act on stale reads; the contract's parallel tests catch that.)
 import {
   FAILURE_MEMORY_SECONDS,
   type AcceptOutcome,
   type AccountKeys,
+  type CodeOutcome,
   type CounterState,
   type FailureOutcome,
   type FailurePolicy,
@@ -116,12 +119,16 @@ export class MemorySessionStore implements SessionStore {
 
   // --- counters
 
-  async increment(key: string, windowSeconds: number, by = 1): Promise<CounterState> {
+  private incrementNow(key: string, windowSeconds: number, by: number): CounterState {
     const count = (this.read<number>(key) ?? 0) + by;
     const entry = this.entries.get(key);
     if (entry && entry.expiresAt > this.now()) entry.value = count;
     else this.write(key, count, windowSeconds);
     return { count, ttl: this.ttlOf(key) };
+  }
+
+  async increment(key: string, windowSeconds: number, by = 1): Promise<CounterState> {
+    return this.incrementNow(key, windowSeconds, by);
   }
 
   async peek(key: string): Promise<CounterState> {
@@ -131,8 +138,12 @@ export class MemorySessionStore implements SessionStore {
 
   // --- second-factor attempts
 
+  private lockedForNow(account: AccountKeys): number {
+    return this.read(account.lock) === undefined ? 0 : this.ttlOf(account.lock);
+  }
+
   async acceptTotpStep(account: AccountKeys, stepKey: string, step: number, stepTtlSeconds: number): Promise<AcceptOutcome> {
-    const lockedFor = await this.lockedFor(account);
+    const lockedFor = this.lockedForNow(account);
     if (lockedFor > 0) return { ok: false, reason: 'locked', lockedFor };
     const last = this.read<number>(stepKey);
     if (last !== undefined && step <= last) return { ok: false, reason: 'replayed' };
@@ -143,7 +154,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async acceptSecondFactor(account: AccountKeys): Promise<AcceptOutcome> {
-    const lockedFor = await this.lockedFor(account);
+    const lockedFor = this.lockedForNow(account);
     if (lockedFor > 0) return { ok: false, reason: 'locked', lockedFor };
     this.entries.delete(account.failures);
     this.entries.delete(account.lockouts);
@@ -151,10 +162,10 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async recordSecondFactorFailure(account: AccountKeys, challengeKey: string, policy: FailurePolicy, challengeTtlSeconds: number): Promise<FailureOutcome> {
-    const challengeFailures = (await this.increment(challengeKey, challengeTtlSeconds)).count;
+    const challengeFailures = this.incrementNow(challengeKey, challengeTtlSeconds, 1).count;
     const accountFailures = (this.read<number>(account.failures) ?? 0) + 1;
     this.write(account.failures, accountFailures, FAILURE_MEMORY_SECONDS);
-    let lockedFor = await this.lockedFor(account);
+    let lockedFor = this.lockedForNow(account);
     if (lockedFor === 0 && accountFailures >= policy.threshold) {
       const lockouts = this.read<number>(account.lockouts) ?? 0;
       lockedFor = policy.lockSeconds * 2 ** Math.min(lockouts, 10);
@@ -165,8 +176,43 @@ export class MemorySessionStore implements SessionStore {
     return { accountFailures, challengeFailures, lockedFor };
   }
 
+  async putCode(codeKey: string, digest: string, expiresAtMs: number, ttlSeconds: number): Promise<void> {
+    this.write(codeKey, { digest, expiresAtMs, attempts: 0 }, ttlSeconds);
+  }
+
+  async verifyCode(
+    account: AccountKeys,
+    codeKey: string,
+    challengeKey: string,
+    digest: string,
+    nowMs: number,
+    maxAttempts: number,
+    policy: FailurePolicy,
+    challengeTtlSeconds: number,
+  ): Promise<CodeOutcome> {
+    const lockedFor = await this.lockedFor(account);
+    if (lockedFor > 0) return { ok: false, reason: 'locked', lockedFor };
+    const stored = this.read<{ digest: string; expiresAtMs: number; attempts: number }>(codeKey);
+    if (stored && stored.expiresAtMs > nowMs && stored.digest === digest) {
+      this.entries.delete(codeKey);
+      this.entries.delete(account.failures);
+      this.entries.delete(account.lockouts);
+      return { ok: true };
+    }
+    let spent = false;
+    if (stored) {
+      stored.attempts += 1;
+      if (stored.attempts >= maxAttempts || stored.expiresAtMs <= nowMs) {
+        this.entries.delete(codeKey);
+        spent = true;
+      }
+    }
+    const failure = await this.recordSecondFactorFailure(account, challengeKey, policy, challengeTtlSeconds);
+    return { ok: false, reason: 'invalid', spent, failure };
+  }
+
   async lockedFor(account: AccountKeys): Promise<number> {
-    return this.read(account.lock) === undefined ? 0 : this.ttlOf(account.lock);
+    return this.lockedForNow(account);
   }
 
   async ping(): Promise<void> {}

@@ -7,6 +7,7 @@ import {
   FAILURE_MEMORY_SECONDS,
   type AcceptOutcome,
   type AccountKeys,
+  type CodeOutcome,
   type CounterState,
   type FailureOutcome,
   type FailurePolicy,
@@ -14,6 +15,29 @@ import {
   type SessionStore,
 } from './session-store.js';
 import type { RedisClient } from './redis-connection.js';
+
+/**
+ * Counts a second-factor failure (KEYS failures, lock, lockouts, challenge; ARGV threshold, lock
+ * seconds, memory seconds, challenge ttl) and locks the account at the threshold, each further
+ * lockout within the memory window lasting twice as long. Shared by the scripts below.
+ */
+const FAILURE_LUA = `
+  local function countFailure(by)
+    local challenge = redis.call('INCRBY', KEYS[4], by)
+    if redis.call('TTL', KEYS[4]) < 0 then redis.call('EXPIRE', KEYS[4], tonumber(ARGV[4])) end
+    local failures = redis.call('INCRBY', KEYS[1], by)
+    redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+    local locked = redis.call('TTL', KEYS[2])
+    if locked < 0 then locked = 0 end
+    if locked == 0 and failures >= tonumber(ARGV[1]) then
+      local lockouts = tonumber(redis.call('GET', KEYS[3]) or '0')
+      locked = tonumber(ARGV[2]) * (2 ^ math.min(lockouts, 10))
+      redis.call('SET', KEYS[2], '1', 'EX', locked)
+      redis.call('SET', KEYS[3], lockouts + 1, 'EX', tonumber(ARGV[3]))
+      redis.call('SET', KEYS[1], '0', 'EX', tonumber(ARGV[3]))
+    end
+    return {failures, challenge, locked}
+  end`;
 
 const SCRIPTS = {
   // KEYS[1] counter; ARGV window seconds, increment
@@ -60,21 +84,32 @@ const SCRIPTS = {
   // KEYS failures, lock, lockouts, challenge; ARGV threshold, lock seconds, memory seconds, challenge ttl
   tfFailure: {
     numberOfKeys: 4,
-    lua: `
-      local challenge = redis.call('INCR', KEYS[4])
-      if redis.call('TTL', KEYS[4]) < 0 then redis.call('EXPIRE', KEYS[4], tonumber(ARGV[4])) end
-      local failures = redis.call('INCR', KEYS[1])
-      redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+    lua: `${FAILURE_LUA}
+      return countFailure(1)`,
+  },
+  // KEYS failures, lock, lockouts, challenge, code
+  // ARGV threshold, lock seconds, memory seconds, challenge ttl, digest, now ms, max attempts
+  tfVerifyCode: {
+    numberOfKeys: 5,
+    lua: `${FAILURE_LUA}
       local locked = redis.call('TTL', KEYS[2])
-      if locked < 0 then locked = 0 end
-      if locked == 0 and failures >= tonumber(ARGV[1]) then
-        local lockouts = tonumber(redis.call('GET', KEYS[3]) or '0')
-        locked = tonumber(ARGV[2]) * (2 ^ math.min(lockouts, 10))
-        redis.call('SET', KEYS[2], '1', 'EX', locked)
-        redis.call('SET', KEYS[3], lockouts + 1, 'EX', tonumber(ARGV[3]))
-        redis.call('SET', KEYS[1], '0', 'EX', tonumber(ARGV[3]))
+      if locked > 0 then return {2, locked, 0, 0, 0} end
+      local stored = redis.call('HMGET', KEYS[5], 'd', 'x')
+      local live = stored[1] and tonumber(stored[2]) > tonumber(ARGV[6])
+      if live and stored[1] == ARGV[5] then
+        redis.call('DEL', KEYS[5], KEYS[1], KEYS[3])
+        return {1, 0, 0, 0, 0}
       end
-      return {failures, challenge, locked}`,
+      local spent = 0
+      if stored[1] then
+        local n = redis.call('HINCRBY', KEYS[5], 'n', 1)
+        if n >= tonumber(ARGV[7]) or not live then
+          redis.call('DEL', KEYS[5])
+          spent = 1
+        end
+      end
+      local outcome = countFailure(1)
+      return {0, outcome[3], outcome[1], outcome[2], spent}`,
   },
 } as const;
 
@@ -203,6 +238,40 @@ export class RedisSessionStore implements SessionStore {
 
   async lockedFor(account: AccountKeys): Promise<number> {
     return Math.max(await this.redis.ttl(account.lock), 0);
+  }
+
+  async putCode(codeKey: string, digest: string, expiresAtMs: number, ttlSeconds: number): Promise<void> {
+    // MULTI: the old code's attempts never carry over to the new one.
+    await this.redis.multi().del(codeKey).hset(codeKey, 'd', digest, 'x', expiresAtMs, 'n', 0).expire(codeKey, ttlSeconds).exec();
+  }
+
+  async verifyCode(
+    account: AccountKeys,
+    codeKey: string,
+    challengeKey: string,
+    digest: string,
+    nowMs: number,
+    maxAttempts: number,
+    policy: FailurePolicy,
+    challengeTtlSeconds: number,
+  ): Promise<CodeOutcome> {
+    const [ok, lockedFor, accountFailures, challengeFailures, spent] = (await this.redis.tfVerifyCode(
+      account.failures,
+      account.lock,
+      account.lockouts,
+      challengeKey,
+      codeKey,
+      policy.threshold,
+      policy.lockSeconds,
+      FAILURE_MEMORY_SECONDS,
+      challengeTtlSeconds,
+      digest,
+      nowMs,
+      maxAttempts,
+    )) as [number, number, number, number, number];
+    if (ok === 1) return { ok: true };
+    if (ok === 2) return { ok: false, reason: 'locked', lockedFor };
+    return { ok: false, reason: 'invalid', spent: spent === 1, failure: { accountFailures, challengeFailures, lockedFor } };
   }
 
   async ping(): Promise<void> {

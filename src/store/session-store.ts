@@ -30,6 +30,13 @@ export interface FailureOutcome {
 
 export type AcceptOutcome = { ok: true } | { ok: false; reason: 'locked'; lockedFor: number } | { ok: false; reason: 'replayed' };
 
+/** What verifying a one-time code did. */
+export type CodeOutcome =
+  | { ok: true }
+  | { ok: false; reason: 'locked'; lockedFor: number }
+  /** Wrong, expired, used up or never issued: one answer for all. `spent`: the code is void now. */
+  | { ok: false; reason: 'invalid'; spent: boolean; failure: FailureOutcome };
+
 export interface FailurePolicy {
   /** Consecutive account failures that trigger a lockout. */
   threshold: number;
@@ -81,6 +88,25 @@ export interface SessionStore {
   /** Seconds the account's second factor is still locked (0 when it is not). */
   lockedFor(account: AccountKeys): Promise<number>;
 
+  // --- one-time codes (SMS, voice): stored as a digest, single use, attempt-limited
+  /** Stores a code's digest under `codeKey`, replacing an earlier one (a resend voids the old code). */
+  putCode(codeKey: string, digest: string, expiresAtMs: number, ttlSeconds: number): Promise<void>;
+  /**
+   * One atomic step: refuse while the account is locked; compare the digest; on a match delete the
+   * code and clear the account's failures; otherwise count the attempt on the code (voiding it at
+   * `maxAttempts` or when expired) and count a failure on the account and the challenge.
+   */
+  verifyCode(
+    account: AccountKeys,
+    codeKey: string,
+    challengeKey: string,
+    digest: string,
+    nowMs: number,
+    maxAttempts: number,
+    policy: FailurePolicy,
+    challengeTtlSeconds: number,
+  ): Promise<CodeOutcome>;
+
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -97,6 +123,8 @@ export const keys = {
   }),
   totpStep: (accountId: string, factorId: string) => `tf:{a:${accountId}}:totp:${factorId}`,
   challengeFailures: (accountId: string, interactionUid: string) => `tf:{a:${accountId}}:challenge:${interactionUid}`,
+  /** A code is bound to the account, the interaction (or account-page operation) and the factor. */
+  code: (accountId: string, bindingId: string, factorId: string) => `tf:{a:${accountId}}:code:${bindingId}:${factorId}`,
   loginTransaction: (interactionUid: string) => `tf:ix:${interactionUid}`,
   signInFailuresAccount: (usernameKey: string) => `tf:signin:u:${usernameKey}`,
   signInFailuresIp: (ip: string) => `tf:signin:ip:${ip}`,

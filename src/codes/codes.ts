@@ -1,0 +1,70 @@
+// One-time codes for text messages and voice calls (and any later channel): 6 digits from the
+// CSPRNG, uniform; stored only as an HMAC under the server pepper, bound to the account, the
+// interaction and the factor; expiring (5 minutes by default, never over 10); single use;
+// attempt-limited; verified in one atomic step (src/store: a Lua script in Redis).
+import { randomInt } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import type { Keyring } from '../crypto/keyring.js';
+import { keys, type SessionStore } from '../store/session-store.js';
+import { Attempts, parseCode } from '../factors/attempts.js';
+import type { VerifyOutcome } from '../factors/factor.js';
+
+export const CODE_DIGITS = 6;
+
+export interface CodeBinding {
+  accountId: string;
+  /** The interaction (or account-page operation) the code belongs to. */
+  bindingId: string;
+  factorId: string;
+}
+
+/** A uniformly distributed 6-digit code (crypto.randomInt rejects modulo bias). */
+export const generateCode = (): string => randomInt(0, 10 ** CODE_DIGITS).toString().padStart(CODE_DIGITS, '0');
+
+export class Codes {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly keyring: Keyring,
+    private readonly attempts: Attempts,
+    private readonly config: Pick<Config, 'codes' | 'mfa' | 'ttl'>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private digest(code: string, b: CodeBinding): string {
+    return this.keyring.digest(code, `code|${b.accountId}|${b.bindingId}|${b.factorId}`);
+  }
+
+  private key = (b: CodeBinding) => keys.code(b.accountId, b.bindingId, b.factorId);
+
+  /** Makes a new code (voiding the previous one for the same binding) and returns it for sending. */
+  async issue(binding: CodeBinding): Promise<string> {
+    const code = generateCode();
+    const ttl = this.config.codes.ttlSeconds;
+    await this.store.putCode(this.key(binding), this.digest(code, binding), this.now() + ttl * 1000, ttl);
+    return code;
+  }
+
+  /** Voids the binding's code (a send that failed must not leave a usable code behind). */
+  async void(binding: CodeBinding): Promise<void> {
+    await this.store.delete(this.key(binding));
+  }
+
+  async verify(binding: CodeBinding, input: string): Promise<VerifyOutcome> {
+    const context = { account: { id: binding.accountId }, bindingId: binding.bindingId };
+    const code = parseCode(input, CODE_DIGITS);
+    if (code === null) return this.attempts.failFor(context.account.id, context.bindingId, 'malformed');
+    const outcome = await this.store.verifyCode(
+      keys.account(binding.accountId),
+      this.key(binding),
+      keys.challengeFailures(binding.accountId, binding.bindingId),
+      this.digest(code, binding),
+      this.now(),
+      this.config.codes.maxAttempts,
+      { threshold: this.config.mfa.lockoutThreshold, lockSeconds: this.config.mfa.lockoutMinutes * 60 },
+      this.config.ttl.interaction,
+    );
+    if (outcome.ok) return { ok: true };
+    if (outcome.reason === 'locked') return { ok: false, reason: 'locked', lockedFor: outcome.lockedFor, challengeOver: false };
+    return this.attempts.interpret(outcome.failure, 'invalid');
+  }
+}
