@@ -1,7 +1,22 @@
 // Clients an administrator registered are first-party (as in Keycloak): they get what they ask for
 // without a consent screen, by having their grant made here. Clients registered with --consent
 // keep oidc-provider's consent prompt, which the consent page answers.
+//
+// The admin scope is for machine access only (client credentials of an --admin client): a grant a
+// user signs in for records it as rejected, so it never reaches a user's token and the consent
+// prompt does not ask for it again.
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { ADMIN_SCOPE } from '../clients/service.js';
+
+type Grant = InstanceType<KoaContextWithOIDC['oidc']['provider']['Grant']>;
+
+/** Adds the scopes a user may grant to `grant` and rejects the ones only machines may hold. */
+export function grantUserScopes(grant: Grant, scopes: Iterable<string>): void {
+  const wanted = [...scopes];
+  const allowed = wanted.filter((s) => s !== ADMIN_SCOPE);
+  if (allowed.length) grant.addOIDCScope(allowed.join(' '));
+  if (allowed.length !== wanted.length) grant.rejectOIDCScope(ADMIN_SCOPE);
+}
 
 export async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   const { oidc } = ctx;
@@ -14,12 +29,12 @@ export async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   if (grant && grant.accountId !== accountId) grant = undefined;
   grant ??= new oidc.provider.Grant({ accountId, clientId: client.clientId });
 
-  const granted = new Set((grant.getOIDCScope() || '').split(' '));
-  const scopes = [...oidc.requestParamOIDCScopes].filter((s) => !granted.has(s));
+  const encountered = new Set((grant.getOIDCScopeEncountered() || '').split(' '));
+  const scopes = [...oidc.requestParamOIDCScopes].filter((s) => !encountered.has(s));
   const grantedClaims = new Set(grant.getOIDCClaims());
   const claims = [...oidc.requestParamClaims].filter((c) => !grantedClaims.has(c));
   if (!grant.jti || scopes.length || claims.length) {
-    if (scopes.length) grant.addOIDCScope(scopes.join(' '));
+    grantUserScopes(grant, scopes);
     if (claims.length) grant.addOIDCClaims(claims);
     await grant.save();
   }
