@@ -1,7 +1,7 @@
 // oidc-provider set up for production: no development interactions, PKCE (S256) for every client,
 // only the code flow, explicit lifetimes, cookie keys from the master secret, signing keys from the
 // database, clients from the durable store, and our own pages for sign-in, errors and sign-out.
-import Provider, { type Configuration, type KoaContextWithOIDC, type ErrorOut } from 'oidc-provider';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ErrorOut } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { SessionStore } from '../store/session-store.js';
@@ -31,6 +31,8 @@ export interface ProviderDeps {
   pages: ProviderPages;
 }
 
+const isAdminClient = (client: unknown): boolean => (client as { admin_api?: boolean }).admin_api === true;
+
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, keyring, store, clients, accounts, policy, jwks, pages } = deps;
   const ttl = config.ttl;
@@ -53,8 +55,18 @@ export function createProvider(deps: ProviderDeps): Provider {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      // A client learns about and revokes its own tokens only; an --admin client may introspect any.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId || isAdminClient(client),
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
