@@ -40,11 +40,21 @@ function providerPages(views: Views): ProviderPages {
       const message = problem?.detail ?? friendlyOidcError(out.error, out.error_description);
       await views.send(ctx, 'error', { title: 'Sign-in problem', heading: problem ? problem.title : 'Sign-in problem', message, requestId: ctx.state.requestId as string }, status);
     },
-    async logoutSource(ctx, form) {
-      await views.send(ctx, 'logout', { title: 'Sign out?', form, clientName: ctx.oidc.client?.clientName ?? '' });
+    // oidc-provider hands us its form as HTML; we render our own with the same action and xsrf
+    // secret (kept in the session's logout state) so the buttons sit inside the form.
+    async logoutSource(ctx) {
+      const client = ctx.oidc.client;
+      await views.send(ctx, 'logout', {
+        title: 'Sign out?',
+        action: ctx.oidc.urlFor('end_session_confirm'),
+        xsrf: String((ctx.oidc.session?.state as { secret?: string } | undefined)?.secret ?? ''),
+        clientName: client ? (client.clientName ?? client.clientId) : '',
+      });
     },
+    // Reached with client_id only when the user signed out of that application alone.
     async postLogoutSuccessSource(ctx) {
-      await views.send(ctx, 'signed-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId ?? '' });
+      const client = ctx.oidc.client;
+      await views.send(ctx, 'signed-out', { title: 'Signed out', clientName: client ? (client.clientName ?? client.clientId) : '' });
     },
   };
 }
