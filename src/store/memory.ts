@@ -190,7 +190,7 @@ export class MemorySessionStore implements SessionStore {
     policy: FailurePolicy,
     challengeTtlSeconds: number,
   ): Promise<CodeOutcome> {
-    const lockedFor = await this.lockedFor(account);
+    const lockedFor = this.lockedForNow(account);
     if (lockedFor > 0) return { ok: false, reason: 'locked', lockedFor };
     const stored = this.read<{ digest: string; expiresAtMs: number; attempts: number }>(codeKey);
     if (stored && stored.expiresAtMs > nowMs && stored.digest === digest) {

@@ -50,14 +50,18 @@ const SCRIPTS = {
       return {n, ttl}`,
   },
   // KEYS[1] model key; ARGV consumed epoch seconds. Only an existing (unexpired) entry is marked.
+  // The stored text is JSON.stringify of an object, so the field is appended before its closing
+  // brace (JSON.parse keeps the last of duplicate names). Decoding and re-encoding with cjson
+  // would turn [] into {} and round big integers to 14 digits.
   tfConsume: {
     numberOfKeys: 1,
     lua: `
       local raw = redis.call('GET', KEYS[1])
       if not raw then return 0 end
-      local doc = cjson.decode(raw)
-      doc['consumed'] = tonumber(ARGV[1])
-      redis.call('SET', KEYS[1], cjson.encode(doc), 'KEEPTTL')
+      local body = string.sub(raw, 1, -2)
+      local sep = ','
+      if body == '{' then sep = '' end
+      redis.call('SET', KEYS[1], body .. sep .. '"consumed":' .. ARGV[1] .. '}', 'KEEPTTL')
       return 1`,
   },
   // KEYS failures, lock, lockouts, step; ARGV step, step ttl
