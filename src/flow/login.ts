@@ -1,6 +1,7 @@
 // The sign-in flow, step by step. GET /interaction/:uid asks `nextStep` where the user stands and
 // shows that screen; each POST performs one step and sends the user back to that page.
 //
+//   0. unmet acr      an essential acr no sign-in here can give ends with an error, before anything is asked
 //   1. consent        only for clients registered with --consent (others get their grant silently)
 //   2. password       unless an SSO session already proved it and only the second factor is missing
 //   3. finish (pwd)   when no second factor is needed
@@ -15,11 +16,11 @@
 import type { FlowServices, InteractionFacts, Outcome, Requester } from './context.js';
 import { render } from './context.js';
 import type { LoginTransaction } from './transaction.js';
-import { requestedByRelyingParty, secondFactorRequired } from '../oidc/second-factor-policy.js';
+import { essentialAcrUnattainable, requestedByRelyingParty, secondFactorRequired } from '../oidc/second-factor-policy.js';
 import { passwordIsFresh, passwordScreen, sessionProvesPassword } from './steps/password.js';
 import { challengeScreen, lockedScreen } from './steps/challenge.js';
 import { chooserScreen, enrolledScreen, enrolmentScreen } from './steps/enrol.js';
-import { finishWithPassword, finishWithSecondFactor } from './steps/finish.js';
+import { finishWithPassword, finishWithSecondFactor, unmetAcr } from './steps/finish.js';
 
 export * as password from './steps/password.js';
 export * as challenge from './steps/challenge.js';
@@ -35,11 +36,13 @@ export async function loadTransaction(services: FlowServices, facts: Interaction
     acrValues: typeof facts.params.acr_values === 'string' ? facts.params.acr_values : undefined,
     acrClaim: parseAcrClaim(facts.params.claims),
   };
+  const policy = await services.policy.get();
   const tx = await services.transactions.start(facts.uid, {
     clientId: facts.client.clientId,
     exp: facts.exp,
-    secondFactorRequired: secondFactorRequired(await services.policy.get(), requestFacts),
+    secondFactorRequired: secondFactorRequired(policy, requestFacts),
     requestedByRelyingParty: requestedByRelyingParty(requestFacts),
+    acrUnattainable: essentialAcrUnattainable(policy, requestFacts),
   });
   // Over an SSO session that proved the password and lacks only the second factor, skip step 2.
   const proved = await sessionProvesPassword(services, facts, tx);
@@ -53,6 +56,7 @@ export async function loadTransaction(services: FlowServices, facts: Interaction
 /** Where the user stands in the sign-in: the screen to show, or the end of it. */
 export async function nextStep(services: FlowServices, facts: InteractionFacts, tx: LoginTransaction, who: Requester): Promise<Outcome> {
   if (facts.prompt.name === 'consent') return render('consent', {});
+  if (tx.acrUnattainable) return unmetAcr(services, tx);
   if (!tx.accountId || tx.passwordTooOld) return passwordScreen(tx);
 
   const account = await services.accounts.findById(tx.accountId);

@@ -17,6 +17,8 @@ export interface LoginTransaction {
   secondFactorRequired: boolean;
   /** The relying party itself asked for the second factor (acr_values / essential acr). */
   requestedByRelyingParty: boolean;
+  /** The relying party demands an acr this sign-in cannot end with: it ends with an error. */
+  acrUnattainable?: boolean;
   accountId?: string;
   /** Epoch seconds when the password was verified (here or, for a step-up, in the SSO session). */
   passwordAt?: number;
@@ -41,7 +43,7 @@ export interface LoginTransaction {
 export class Transactions {
   constructor(private readonly store: SessionStore) {}
 
-  async start(uid: string, init: Pick<LoginTransaction, 'clientId' | 'exp' | 'secondFactorRequired' | 'requestedByRelyingParty'>): Promise<LoginTransaction> {
+  async start(uid: string, init: Pick<LoginTransaction, 'clientId' | 'exp' | 'secondFactorRequired' | 'requestedByRelyingParty' | 'acrUnattainable'>): Promise<LoginTransaction> {
     const tx: LoginTransaction = { uid, csrf: randomBytes(24).toString('base64url'), enrolled: [], ...init };
     await this.save(tx);
     return tx;

@@ -35,6 +35,22 @@ export function secondFactorRequired(policy: Policy, facts: RequestFacts): boole
   return policy.requireMfa === 'all' || facts.clientRequiresMfa || requestedByRelyingParty(facts);
 }
 
+/**
+ * An essential `acr` claim none of whose values this sign-in can end with: an unknown value, or
+ * `pwd` where the second factor is required. oidc-provider matches the session's acr exactly
+ * and would start a new interaction after every sign-in, so the sign-in must end with an error
+ * instead (OIDC Core 5.5.1.1; unmet_authentication_requirements from OpenID Connect Unmet
+ * Authentication Requirements 1.0). A voluntary claim or acr_values is only advice.
+ */
+export function essentialAcrUnattainable(policy: Policy, facts: RequestFacts): boolean {
+  const claim = facts.acrClaim;
+  if (!claim?.essential) return false;
+  const wanted = claim.values ?? (claim.value ? [claim.value] : []);
+  if (wanted.length === 0) return false;
+  const attainable: readonly string[] = secondFactorRequired(policy, facts) ? [ACR_MFA] : ACR_VALUES;
+  return !wanted.some((acr) => attainable.includes(acr));
+}
+
 /** RFC 8176 method references for a sign-in: the password, plus the factor's and `mfa` when one was used. */
 export function amrFor(factorAmr?: string): string[] {
   return factorAmr ? [ACR_PASSWORD, factorAmr, ACR_MFA] : [ACR_PASSWORD];

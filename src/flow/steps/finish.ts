@@ -6,7 +6,18 @@ import type { LoginTransaction } from '../transaction.js';
 import type { Account } from '../../db/repos/accounts.js';
 import { ACR_MFA, ACR_PASSWORD, amrFor } from '../../oidc/second-factor-policy.js';
 
+/** Step 0: the relying party demands an acr no sign-in here can give; say so instead of looping. */
+export async function unmetAcr(services: FlowServices, tx: LoginTransaction): Promise<Outcome> {
+  services.events.emit({ type: 'signin.failed', outcome: 'failure', accountId: tx.accountId ?? null, clientId: tx.clientId, reason: 'unmet_authentication_requirements' });
+  return {
+    kind: 'abort',
+    error: 'unmet_authentication_requirements',
+    description: 'none of the essential acr values requested can be met by this sign-in',
+  };
+}
+
 export async function finishWithPassword(services: FlowServices, tx: LoginTransaction): Promise<Outcome> {
+  if (tx.acrUnattainable) return unmetAcr(services, tx);
   if (!tx.accountId || !tx.passwordAt || tx.secondFactorRequired) return CONTINUE;
   services.events.emit({ type: 'signin.succeeded', outcome: 'success', accountId: tx.accountId, clientId: tx.clientId, details: { acr: ACR_PASSWORD } });
   await services.transactions.end(tx.uid);
@@ -14,6 +25,7 @@ export async function finishWithPassword(services: FlowServices, tx: LoginTransa
 }
 
 export async function finishWithSecondFactor(services: FlowServices, tx: LoginTransaction, account: Account): Promise<Outcome> {
+  if (tx.acrUnattainable) return unmetAcr(services, tx);
   const second = tx.secondFactor;
   if (!second || tx.accountId !== account.id) return CONTINUE;
   services.events.emit({
