@@ -2,9 +2,10 @@
 // on SIGTERM/SIGINT (in-flight requests finish, new connections are refused, exit within 10 s).
 import http from 'node:http';
 import type { Config } from './config/schema.js';
-import { buildServices, type Services } from './services.js';
+import { buildServices, type BuildOptions, type Services } from './services.js';
 import { createApp, type TwofoldApp } from './http/app.js';
 import type { Logger } from './log.js';
+import { consoleChannels } from './delivery/index.js';
 
 export interface RunningServer {
   url: string;
@@ -16,8 +17,12 @@ export interface RunningServer {
 
 const SHUTDOWN_GRACE_MS = 8000;
 
-export async function startServer(config: Config, options: { log?: Logger; now?: () => number; onReady?: (s: RunningServer) => Promise<void> } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, options: BuildOptions = {}): Promise<RunningServer> {
   const services = await buildServices(config, options);
+  const toLog = consoleChannels(config);
+  if (toLog.length && !options.sender) {
+    services.log.warn(`No Vonage credentials for ${toLog.join(' and ')}: their codes are written to this log (console delivery, development only).`);
+  }
   let twofold: TwofoldApp;
   try {
     twofold = await createApp(services);

@@ -25,6 +25,14 @@ import { SecurityEvents } from './events.js';
 import { Attempts } from './factors/attempts.js';
 import { FactorService } from './factors/service.js';
 import { TotpFactor } from './factors/totp/factor.js';
+import { SmsFactor } from './factors/sms/factor.js';
+import { VoiceFactor } from './factors/voice/factor.js';
+import type { Factor } from './factors/factor.js';
+import { Codes } from './codes/codes.js';
+import { SendLimits } from './abuse/send-limits.js';
+import { DeliveryReceipts } from './delivery/receipts.js';
+import { createSender } from './delivery/index.js';
+import type { Sender } from './delivery/sender.js';
 import { Transactions } from './flow/transaction.js';
 import type { FlowServices } from './flow/context.js';
 import { createLogger, type Logger } from './log.js';
@@ -36,6 +44,10 @@ export interface Services extends FlowServices {
   store: SessionStore;
   clients: ClientService;
   signingKeys: SigningKeys;
+  codes: Codes;
+  sendLimits: SendLimits;
+  receipts: DeliveryReceipts;
+  sender: Sender;
   close(): Promise<void>;
 }
 
@@ -45,6 +57,8 @@ export interface BuildOptions {
   withSessionStore?: boolean;
   /** A clock for tests; defaults to Date.now. */
   now?: () => number;
+  /** Replaces how codes are sent (tests use the real Vonage sender against a fake server instead). */
+  sender?: Sender;
 }
 
 function masterSecret(config: Config, log: Logger): { secret: string; previous: string[] } {
@@ -85,8 +99,19 @@ export async function buildServices(config: Config, options: BuildOptions = {}):
   const settings = new SettingsRepo(db.kysely);
   const accounts = new AccountService(new AccountRepo(db.kysely), new PasswordHasher(config.argon2));
   const attempts = new Attempts(store, config);
-  const factors = new FactorService(new FactorRepo(db.kysely), keyring, [new TotpFactor(store, keyring, attempts, config, now)]);
   const events = new SecurityEvents((err, event) => log.error({ err, event: event.type }, 'security event listener failed'));
+  const codes = new Codes(store, keyring, attempts, config, now);
+  const sendLimits = new SendLimits(store, keyring, config.sendLimits, events, log);
+  const receipts = new DeliveryReceipts(store);
+  const sender = options.sender ?? createSender(config, log);
+  const phoneDeps = { config, keyring, codes, limits: sendLimits, sender, receipts, events, now };
+  // The order of the method chooser: the authenticator app first (NIST 800-63B 5.2.10).
+  const offered: Factor[] = [
+    new TotpFactor(store, keyring, attempts, config, now),
+    new SmsFactor(phoneDeps),
+    new VoiceFactor(phoneDeps),
+  ].filter((f) => config.factors.includes(f.type));
+  const factors = new FactorService(new FactorRepo(db.kysely), keyring, offered);
 
   return {
     config,
@@ -102,6 +127,10 @@ export async function buildServices(config: Config, options: BuildOptions = {}):
     signingKeys: new SigningKeys(new SigningKeyRepo(db.kysely), settings, keyring),
     factors,
     attempts,
+    codes,
+    sendLimits,
+    receipts,
+    sender,
     transactions: new Transactions(store),
     events,
     async close() {

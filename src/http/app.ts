@@ -13,8 +13,10 @@ import { Views, VIEWS_DIR } from './views.js';
 import { requestContext } from './middleware/request-context.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { describeError, errorHandler, outageOf, wantsJson } from './middleware/errors.js';
+import { notFound } from './middleware/not-found.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { healthRoutes } from './routes/health.js';
+import { vonageWebhookRoutes } from './routes/vonage-webhooks.js';
 import { Metrics } from '../metrics.js';
 
 export interface TwofoldApp {
@@ -110,6 +112,7 @@ export async function createApp(services: Services): Promise<TwofoldApp> {
   app.use(requestContext(log, (r) => metrics.observeRequest(r)));
   app.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
   app.use(errorHandler(views));
+  app.use(notFound(provider));
   app.use(async (ctx, next) => {
     await next();
     // oidc-provider answers a Redis or database outage with server_error (500); say 503 instead.
@@ -143,6 +146,7 @@ export async function createApp(services: Services): Promise<TwofoldApp> {
 
   app.use(pages.routes());
   app.use(health.routes());
+  app.use(vonageWebhookRoutes(config, services.receipts).routes());
   app.use(async (ctx, next) => (ctx.path.startsWith('/interaction/') ? parseBody(ctx, next) : next()));
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());

@@ -1,0 +1,139 @@
+// Limits on sending codes, against SMS pumping and toll fraud. Text messages and calls count
+// together. A send first claims the resend cooldown for its sign-in and destination (atomically,
+// so parallel clicks send once), then checks the hourly and daily limits per number, account, IP
+// and country calling code; only a send that went out is counted, and a failed send gives its
+// cooldown back. Phone numbers appear in keys only as a keyed hash.
+import type { Config } from '../config/schema.js';
+import type { Keyring } from '../crypto/keyring.js';
+import type { SecurityEvents } from '../events.js';
+import type { Logger } from '../log.js';
+import type { SessionStore } from '../store/session-store.js';
+import { rangeOf, type Channel } from '../phone/phone.js';
+
+export interface SendRequest {
+  accountId: string;
+  /** The interaction (or account-page operation) asking. */
+  bindingId: string;
+  e164: string;
+  callingCode: string;
+  channel: Channel;
+  ip: string;
+}
+
+export type Reservation =
+  | { ok: true; commit(): Promise<void>; release(): Promise<void> }
+  | { ok: false; retryAfter: number; limit: string; message: string };
+
+const HOUR = 3600;
+const DAY = 86400;
+
+const waitText = (seconds: number): string => {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 90) return `${minutes} minutes`;
+  return `${Math.ceil(minutes / 60)} hours`;
+};
+
+export class SendLimits {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly keyring: Keyring,
+    private readonly config: Config['sendLimits'],
+    private readonly events: SecurityEvents,
+    private readonly log: Logger,
+  ) {}
+
+  private hash = (value: string, purpose: string) => this.keyring.digest(value, purpose).slice(0, 22);
+
+  private counters(req: SendRequest) {
+    const number = this.hash(req.e164, 'phone');
+    const c = this.config;
+    return [
+      { key: `tf:send:n:${number}:h`, window: HOUR, limit: c.perNumberHour, name: 'number' },
+      { key: `tf:send:n:${number}:d`, window: DAY, limit: c.perNumberDay, name: 'number' },
+      { key: `tf:send:a:${req.accountId}:h`, window: HOUR, limit: c.perAccountHour, name: 'account' },
+      { key: `tf:send:a:${req.accountId}:d`, window: DAY, limit: c.perAccountDay, name: 'account' },
+      { key: `tf:send:ip:${req.ip}:h`, window: HOUR, limit: c.perIpHour, name: 'ip' },
+      { key: `tf:send:ip:${req.ip}:d`, window: DAY, limit: c.perIpDay, name: 'ip' },
+      { key: `tf:send:cc:${req.callingCode}:h`, window: HOUR, limit: c.perCountryHour, name: 'country' },
+      { key: `tf:send:cc:${req.callingCode}:d`, window: DAY, limit: c.perCountryDay, name: 'country' },
+    ];
+  }
+
+  private cooldownKey = (req: SendRequest) => `tf:send:cool:${req.bindingId}:${req.channel}:${this.hash(req.e164, 'phone')}`;
+  private rangeKey = (e164: string) => `tf:send:range:${this.hash(rangeOf(e164), 'phone-range')}`;
+
+  /** Seconds until the next send to this destination in this sign-in is allowed (0: now). */
+  async cooldownLeft(req: SendRequest): Promise<number> {
+    return (await this.store.peek(this.cooldownKey(req))).ttl;
+  }
+
+  async reserve(req: SendRequest): Promise<Reservation> {
+    const counters = this.counters(req);
+    const states = await Promise.all(counters.map((c) => this.store.peek(c.key)));
+    // Each send to a number doubles the wait before the next one (30 s, 60 s, 120 s, ...).
+    const sentThisHour = states[0]!.count;
+    const cooldown = Math.min(this.config.cooldownSeconds * 2 ** Math.max(0, sentThisHour - 1), this.config.maxCooldownSeconds);
+
+    const claim = await this.store.increment(this.cooldownKey(req), cooldown);
+    if (claim.count > 1) {
+      return this.refuse(req, 'cooldown', claim.ttl, `Wait ${waitText(claim.ttl)} before asking for another code.`);
+    }
+    const release = () => this.store.delete(this.cooldownKey(req));
+
+    const over = counters.findIndex((c, i) => c.limit > 0 && states[i]!.count >= c.limit);
+    if (over >= 0) {
+      await release();
+      const { name } = counters[over]!;
+      const retryAfter = states[over]!.ttl;
+      const message =
+        name === 'number'
+          ? `Too many codes sent to this number. Try again in ${waitText(retryAfter)} or use another method.`
+          : name === 'account'
+            ? `Too many codes requested for your account. Try again in ${waitText(retryAfter)} or use another method.`
+            : name === 'ip'
+              ? `Too many codes requested from your network. Try again in ${waitText(retryAfter)} or use another method.`
+              : 'We cannot send more codes to this country right now. Use another method, or try again later.';
+      return this.refuse(req, name, retryAfter, message);
+    }
+
+    return {
+      ok: true,
+      release,
+      commit: async () => {
+        await Promise.all(counters.map((c) => this.store.increment(c.key, c.window)));
+        await this.watchRange(req);
+      },
+    };
+  }
+
+  /** A code sent to the number was verified: the number range is in real use. */
+  async verified(e164: string): Promise<void> {
+    await this.store.increment(`${this.rangeKey(e164)}:ok`, HOUR);
+  }
+
+  /** Many sends to one number range with few verifications is what SMS pumping looks like. */
+  private async watchRange(req: SendRequest): Promise<void> {
+    if (this.config.prefixAlertSends <= 0) return;
+    const key = this.rangeKey(req.e164);
+    const [sent, ok] = await Promise.all([this.store.increment(`${key}:sent`, HOUR), this.store.peek(`${key}:ok`)]);
+    if (sent.count < this.config.prefixAlertSends || ok.count / sent.count >= this.config.prefixAlertMinVerifiedRatio) return;
+    const first = await this.store.increment(`${key}:alerted`, HOUR);
+    if (first.count !== 1) return;
+    const range = `${rangeOf(req.e164)}xxxx`;
+    this.log.warn({ range, sent: sent.count, verified: ok.count, alert: 'sms_pumping_suspected' }, 'many codes sent to one number range with few verifications');
+    this.events.emit({ type: 'abuse.range_alert', outcome: 'info', accountId: req.accountId, ip: req.ip, reason: 'sms_pumping_suspected', details: { range, sent: sent.count, verified: ok.count, channel: req.channel } });
+  }
+
+  private refuse(req: SendRequest, limit: string, retryAfter: number, message: string): Reservation {
+    this.events.emit({
+      type: 'code.refused',
+      outcome: 'failure',
+      accountId: req.accountId,
+      ip: req.ip,
+      reason: `limit_${limit}`,
+      details: { channel: req.channel, country: req.callingCode, limit },
+    });
+    return { ok: false, retryAfter: Math.max(1, retryAfter), limit, message };
+  }
+}

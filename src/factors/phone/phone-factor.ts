@@ -1,0 +1,206 @@
+// What text-message and voice-call factors share: a verified phone number (sealed at rest), a
+// code sent once when the challenge starts, resend/call-again with a growing cooldown, and a
+// switch to the other channel for the same number when delivery fails. SMS and voice are separate
+// factors (src/factors/sms, src/factors/voice); each is this class with its own channel.
+import type { Config } from '../../config/schema.js';
+import type { Keyring } from '../../crypto/keyring.js';
+import type { StoredFactor } from '../../db/repos/factors.js';
+import { newFactorId } from '../../db/repos/factors.js';
+import type { SecurityEvents } from '../../events.js';
+import type { Codes } from '../../codes/codes.js';
+import type { SendLimits } from '../../abuse/send-limits.js';
+import type { DeliveryReceipts } from '../../delivery/receipts.js';
+import { failureMessage, type Sender } from '../../delivery/sender.js';
+import { callingCodeOf, checkPhone, maskPhone, type Channel } from '../../phone/phone.js';
+import type { ActionOutcome, AttemptContext, EnrolledSecret, Factor, FactorState, VerifyOutcome } from '../factor.js';
+import { factorSealContext } from '../service.js';
+
+export interface PhoneFactorDeps {
+  config: Config;
+  keyring: Keyring;
+  codes: Codes;
+  limits: SendLimits;
+  sender: Sender;
+  receipts: DeliveryReceipts;
+  events: SecurityEvents;
+  now: () => number;
+}
+
+/** Enrolment: the number being verified (sealed) and whether a code went out. */
+interface Enrolment extends FactorState {
+  factorId: string;
+  sealedNumber?: string;
+  masked?: string;
+}
+
+/** Challenge: which channel carries the code now, and whether one went out. */
+interface Challenge extends FactorState {
+  channel: Channel;
+  sent: boolean;
+}
+
+const other = (channel: Channel): Channel => (channel === 'sms' ? 'voice' : 'sms');
+const channelAmr = (channel: Channel) => (channel === 'voice' ? 'tel' : 'sms');
+
+export abstract class PhoneFactor implements Factor {
+  abstract readonly type: Channel;
+  abstract readonly label: string;
+  abstract readonly description: string;
+  /** The enrolment button: "Send code" or "Call". */
+  abstract readonly sendLabel: string;
+  /** The challenge button: "Resend code" or "Call again". */
+  abstract readonly againLabel: string;
+
+  constructor(protected readonly deps: PhoneFactorDeps) {}
+
+  get amr(): string {
+    return channelAmr(this.type);
+  }
+
+  get views() {
+    return { enrol: 'factors/phone-enrol', challenge: 'factors/phone-challenge' };
+  }
+
+  private enrolmentContext = (ctx: AttemptContext, factorId: string) => `phone-enrolment:${ctx.account.id}:${factorId}`;
+
+  // --- enrolment
+
+  async startEnrolment(): Promise<FactorState> {
+    return { factorId: newFactorId() } satisfies Enrolment;
+  }
+
+  enrolmentFactorId(state: FactorState): string {
+    return (state as Enrolment).factorId;
+  }
+
+  async enrolmentAction(ctx: AttemptContext, raw: FactorState, action: string, form: Record<string, string>): Promise<ActionOutcome> {
+    const state = raw as Enrolment;
+    if (action !== 'send') return { state, error: `Press ${this.sendLabel}.` };
+    let e164: string;
+    if (!form.phone?.trim() && state.sealedNumber) {
+      // An empty field after a send means "the same number again".
+      e164 = this.deps.keyring.open(state.sealedNumber, this.enrolmentContext(ctx, state.factorId));
+    } else {
+      const check = checkPhone(form.phone, this.type, this.deps.config.phone);
+      if (!check.ok) return { state, error: check.message };
+      e164 = check.phone.e164;
+    }
+    const sent = await this.deliver(ctx, state.factorId, e164, this.type);
+    if (!sent.ok) return { state, error: sent.error };
+    const masked = maskPhone(e164);
+    return {
+      state: { factorId: state.factorId, sealedNumber: this.deps.keyring.seal(e164, this.enrolmentContext(ctx, state.factorId)), masked } satisfies Enrolment,
+      notice: this.type === 'sms' ? `We sent a code to ${masked}.` : `We are calling ${masked} now. Answer and listen for the code.`,
+    };
+  }
+
+  async enrolmentView(ctx: AttemptContext, raw: FactorState): Promise<Record<string, unknown>> {
+    const state = raw as Enrolment;
+    return {
+      channel: this.type,
+      masked: state.masked ?? null,
+      sent: Boolean(state.sealedNumber),
+      sendLabel: this.sendLabel,
+      defaultCountry: this.deps.config.phone.defaultCountry,
+    };
+  }
+
+  async verifyEnrolment(ctx: AttemptContext, raw: FactorState, code: string): Promise<VerifyOutcome & { enrolled?: EnrolledSecret }> {
+    const state = raw as Enrolment;
+    const outcome = await this.deps.codes.verify({ accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: state.factorId }, code);
+    if (!outcome.ok || !state.sealedNumber) return outcome.ok ? { ok: false, reason: 'invalid', challengeOver: false, lockedFor: 0 } : outcome;
+    const e164 = this.deps.keyring.open(state.sealedNumber, this.enrolmentContext(ctx, state.factorId));
+    await this.deps.limits.verified(e164);
+    return { ok: true, enrolled: { secret: e164, name: `${this.label} to ${maskPhone(e164)}` } };
+  }
+
+  // --- challenge
+
+  private numberOf(factor: StoredFactor): string {
+    return this.deps.keyring.open(factor.secretSealed, factorSealContext(factor.id));
+  }
+
+  async startChallenge(ctx: AttemptContext, factor: StoredFactor): Promise<ActionOutcome> {
+    return this.challengeSend(ctx, factor, this.type);
+  }
+
+  async challengeAction(ctx: AttemptContext, factor: StoredFactor, raw: FactorState, action: string): Promise<ActionOutcome> {
+    const state = raw as Challenge;
+    if (action === 'resend') return this.challengeSend(ctx, factor, state.channel ?? this.type, state);
+    if (action === 'switch' && this.canSwitch(factor)) return this.challengeSend(ctx, factor, other(state.channel ?? this.type), state);
+    return { state, error: 'That action is not available here.' };
+  }
+
+  async challengeView(ctx: AttemptContext, factor: StoredFactor, raw: FactorState): Promise<Record<string, unknown>> {
+    const state = raw as Challenge;
+    const channel = state.channel ?? this.type;
+    const e164 = this.numberOf(factor);
+    const binding = { accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id };
+    const [cooldown, problem] = await Promise.all([
+      this.deps.limits.cooldownLeft({ ...binding, e164, callingCode: callingCodeOf(e164), channel, ip: ctx.ip }),
+      this.deps.receipts.problem(binding),
+    ]);
+    return {
+      channel,
+      masked: maskPhone(e164),
+      sent: state.sent,
+      againLabel: channel === 'sms' ? 'Resend code' : 'Call again',
+      cooldown,
+      canSwitch: this.canSwitch(factor),
+      switchLabel: channel === 'sms' ? 'Call me instead' : 'Text me instead',
+      undelivered: problem ? `Your ${problem.channel === 'sms' ? 'text message' : 'call'} could not be delivered (${problem.status}). Try the other way, or use another method.` : null,
+    };
+  }
+
+  async verifyChallenge(ctx: AttemptContext, factor: StoredFactor, _state: FactorState, code: string): Promise<VerifyOutcome> {
+    const outcome = await this.deps.codes.verify({ accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id }, code);
+    if (outcome.ok) await this.deps.limits.verified(this.numberOf(factor));
+    return outcome;
+  }
+
+  challengeAmr(raw: FactorState): string {
+    return channelAmr((raw as Challenge).channel ?? this.type);
+  }
+
+  /** The other channel is offered when this installation sends by it. */
+  private canSwitch(_factor: StoredFactor): boolean {
+    return this.deps.config.factors.includes(other(this.type));
+  }
+
+  private async challengeSend(ctx: AttemptContext, factor: StoredFactor, channel: Channel, previous?: Challenge): Promise<ActionOutcome> {
+    const e164 = this.numberOf(factor);
+    const sent = await this.deliver(ctx, factor.id, e164, channel);
+    if (!sent.ok) return { state: { channel, sent: previous?.sent ?? false } satisfies Challenge, error: sent.error };
+    await this.deps.receipts.clear({ accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id });
+    const masked = maskPhone(e164);
+    return {
+      state: { channel, sent: true } satisfies Challenge,
+      notice: channel === 'sms' ? `We sent a code to ${masked}.` : `We are calling ${masked} now. Answer and listen for the code.`,
+    };
+  }
+
+  /**
+   * Sends a fresh code by `channel`: claims the cooldown and checks the limits, issues the code
+   * (voiding the previous one), sends it, and counts it only if it went out.
+   */
+  private async deliver(ctx: AttemptContext, factorId: string, e164: string, channel: Channel): Promise<{ ok: true } | { ok: false; error: string }> {
+    const { codes, limits, sender, receipts, events, config } = this.deps;
+    const callingCode = callingCodeOf(e164);
+    const binding = { accountId: ctx.account.id, bindingId: ctx.bindingId, factorId };
+    const event = { accountId: ctx.account.id, username: ctx.account.username, ip: ctx.ip, userAgent: ctx.userAgent };
+    const reservation = await limits.reserve({ ...binding, e164, callingCode, channel, ip: ctx.ip });
+    if (!reservation.ok) return { ok: false, error: reservation.message };
+
+    const code = await codes.issue(binding);
+    const result = await sender.send({ channel, to: e164, code, locale: ctx.locale, ttlMinutes: Math.round(config.codes.ttlSeconds / 60) });
+    if (!result.ok) {
+      await Promise.all([codes.void(binding), reservation.release()]);
+      events.emit({ type: 'code.send_failed', outcome: 'failure', ...event, reason: result.reason, details: { channel, country: callingCode, factor: this.type } });
+      return { ok: false, error: failureMessage(result.reason, channel) };
+    }
+    await reservation.commit();
+    if (result.id) await receipts.remember(result.id, { ...binding, channel });
+    events.emit({ type: 'code.sent', outcome: 'success', ...event, details: { channel, country: callingCode, factor: this.type, to: maskPhone(e164) } });
+    return { ok: true };
+  }
+}
