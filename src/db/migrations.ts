@@ -1,7 +1,7 @@
 // Schema migrations, run at start (Kysely's Migrator takes a lock so many instances can start at
 // once). One list for both dialects: Kysely's schema builder writes each dialect's SQL.
 // Never edit a migration that has shipped; add a new one.
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '0001_core': {
@@ -60,6 +60,30 @@ const migrations: Record<string, Migration> = {
         .addColumn('last_used_at', 'bigint')
         .execute();
       await db.schema.createIndex('factors_account').on('factors').column('account_id').execute();
+    },
+  },
+  // At most one preferred factor per account, enforced by the database: two factors saved at the
+  // same moment (two tabs finishing enrolment) both saw "no factor yet" and both became preferred.
+  // Existing duplicates keep the oldest as preferred.
+  '0002_one_preferred_factor': {
+    async up(db: Kysely<any>) {
+      await sql`
+        update factors set preferred = 0
+        where preferred = 1 and id <> (
+          select f2.id from factors f2
+          where f2.account_id = factors.account_id and f2.preferred = 1
+          order by f2.created_at, f2.id limit 1
+        )`.execute(db);
+      await db.schema
+        .createIndex('factors_one_preferred')
+        .on('factors')
+        .column('account_id')
+        .unique()
+        .where(sql.ref('preferred'), '=', 1)
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('factors_one_preferred').execute();
     },
   },
 };

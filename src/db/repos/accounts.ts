@@ -1,6 +1,6 @@
 // Accounts in the durable store. Usernames are unique without regard to case.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { AccountRow, Database } from '../schema.js';
 import { guard } from '../errors.js';
 
@@ -87,9 +87,10 @@ export class AccountRepo {
   async list(options: { search?: string; limit?: number; offset?: number } = {}): Promise<{ items: Account[]; total: number }> {
     let query = this.db.selectFrom('accounts');
     if (options.search) {
+      // ESCAPE is spelled out: PostgreSQL escapes with a backslash by default, SQLite has no default.
       const pattern = `%${usernameKey(options.search).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      query = query.where((eb) =>
-        eb.or([eb('username_key', 'like', pattern), eb(eb.fn('lower', ['email']), 'like', pattern)]),
+      query = query.where(
+        sql<boolean>`(${sql.ref('username_key')} like ${pattern} escape '\\' or lower(${sql.ref('email')}) like ${pattern} escape '\\')`,
       );
     }
     const [rows, total] = await guard(() =>

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, FactorRow } from '../schema.js';
-import { guard } from '../errors.js';
+import { guard, isUniqueViolation } from '../errors.js';
 
 export interface StoredFactor {
   id: string;
@@ -47,25 +47,36 @@ export class FactorRepo {
     return row && toFactor(row);
   }
 
-  /** Adds a factor in one transaction; the account's first factor becomes its preferred one. */
+  /**
+   * Adds a factor; the account's first factor becomes its preferred one. Two first factors saved
+   * at once both look first: the unique index on the preferred factor (migration 0002) refuses
+   * the second, which is then saved as not preferred.
+   */
   async add(factor: { id: string; accountId: string; type: string; name: string; secretSealed: string }): Promise<StoredFactor> {
-    return guard(() =>
-      this.db.transaction().execute(async (trx) => {
-        const existing = await trx.selectFrom('factors').select('id').where('account_id', '=', factor.accountId).limit(1).execute();
-        const row: FactorRow = {
-          id: factor.id,
-          account_id: factor.accountId,
-          type: factor.type,
-          name: factor.name,
-          secret_sealed: factor.secretSealed,
-          preferred: existing.length === 0 ? 1 : 0,
-          created_at: Date.now(),
-          last_used_at: null,
-        };
-        await trx.insertInto('factors').values(row).execute();
-        return toFactor(row);
-      }),
-    );
+    const row: FactorRow = {
+      id: factor.id,
+      account_id: factor.accountId,
+      type: factor.type,
+      name: factor.name,
+      secret_sealed: factor.secretSealed,
+      preferred: 0,
+      created_at: Date.now(),
+      last_used_at: null,
+    };
+    return guard(async () => {
+      const existing = await this.db.selectFrom('factors').select('id').where('account_id', '=', factor.accountId).limit(1).execute();
+      if (existing.length === 0) {
+        try {
+          await this.db.insertInto('factors').values({ ...row, preferred: 1 }).execute();
+          return toFactor({ ...row, preferred: 1 });
+        } catch (err) {
+          if (!isUniqueViolation(err)) throw err;
+          // Another factor became preferred meanwhile (or the id is taken: the insert below says so).
+        }
+      }
+      await this.db.insertInto('factors').values(row).execute();
+      return toFactor(row);
+    });
   }
 
   async setPreferred(accountId: string, id: string): Promise<boolean> {
