@@ -20,6 +20,15 @@ export class NotFound extends TwofoldError {
   override readonly expose = true;
 }
 
+/** The path exists, but not for this HTTP method; `allow` lists the methods it takes. */
+export class MethodNotAllowed extends TwofoldError {
+  override readonly status = 405;
+  override readonly expose = true;
+  constructor(readonly allow: string[]) {
+    super(`This address does not accept ${allow.length ? `that kind of request; it takes ${allow.join(', ')}` : 'that kind of request'}.`);
+  }
+}
+
 export class Conflict extends TwofoldError {
   override readonly status = 409;
   override readonly expose = true;

@@ -18,6 +18,7 @@ import { interactionRoutes } from './routes/interaction.js';
 import { healthRoutes } from './routes/health.js';
 import { vonageWebhookRoutes } from './routes/vonage-webhooks.js';
 import { Metrics } from '../metrics.js';
+import { BadInput } from '../errors.js';
 
 export interface TwofoldApp {
   app: Koa;
@@ -32,6 +33,13 @@ export const parseBody = bodyParser({
   formLimit: '16kb',
   jsonLimit: '64kb',
   encoding: 'utf-8',
+  // Limits and malformed JSON come with a 4xx status; anything else the parser throws (a
+  // corrupt gzip stream, say) is still the sender's fault, never a 500.
+  onError(err) {
+    const status = (err as { status?: number }).status;
+    if (status && status >= 400 && status < 500) throw err;
+    throw new BadInput('The request body could not be read. Check what you sent and try again.');
+  },
 });
 
 function providerPages(views: Views): ProviderPages {

@@ -2,7 +2,7 @@
 // status and message; an unreachable Redis or database is a 503 "try again" page; everything else
 // is a 500 that shows only a reference id (the details go to the log).
 import type { Context, Middleware } from 'koa';
-import { ServiceUnavailable, TwofoldError } from '../../errors.js';
+import { MethodNotAllowed, ServiceUnavailable, TwofoldError } from '../../errors.js';
 import { isRedisOutage } from '../../store/outage.js';
 import { isUnavailable as isDatabaseOutage } from '../../db/errors.js';
 import type { Views } from '../views.js';
@@ -73,6 +73,7 @@ export function errorHandler(views: Views): Middleware {
       else log.info({ status: problem.status, reason: problem.detail }, 'request refused');
       if (problem.status === 503) ctx.set('Retry-After', '5');
       if (err instanceof TwofoldError && 'retryAfterSeconds' in err) ctx.set('Retry-After', String(err.retryAfterSeconds));
+      if (err instanceof MethodNotAllowed) ctx.set('Allow', err.allow.join(', '));
       if (wantsJson(ctx)) {
         ctx.status = problem.status;
         ctx.type = 'application/problem+json';
