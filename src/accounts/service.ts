@@ -28,8 +28,17 @@ export class AccountService {
     });
   }
 
+  /**
+   * The account with this username. A name the username rules reject (NUL bytes, 10 kB, ...)
+   * cannot belong to anyone, so it is not looked up: PostgreSQL would refuse a NUL outright.
+   */
+  private async findByUsername(username: string): Promise<Account | undefined> {
+    if (!usernameSchema.safeParse(username).success) return undefined;
+    return this.repo.findByUsername(username);
+  }
+
   async get(username: string): Promise<Account> {
-    const account = await this.repo.findByUsername(username);
+    const account = await this.findByUsername(username);
     if (!account) throw new NotFound(`no user named "${username}"`);
     return account;
   }
@@ -71,7 +80,7 @@ export class AccountService {
    * and both answer the same way, so neither timing nor wording tells whether the user exists.
    */
   async checkPassword(username: string, password: string): Promise<PasswordCheck> {
-    const account = username ? await this.repo.findByUsername(username) : undefined;
+    const account = await this.findByUsername(username);
     if (!account?.passwordHash) {
       await this.hasher.verifyNothing(password);
       return { ok: false, reason: 'invalid_credentials' };
