@@ -86,6 +86,42 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropIndex('factors_one_preferred').execute();
     },
   },
+  // The audit trail: one row per security event, never a secret or a code.
+  '0010_audit_events': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text')
+        .addColumn('username', 'text')
+        .addColumn('client_id', 'text')
+        .addColumn('ip', 'text')
+        .addColumn('user_agent', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('details', 'text')
+        .execute();
+      await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+      await db.schema.createIndex('audit_events_account').on('audit_events').columns(['account_id', 'at']).execute();
+      await db.schema.createIndex('audit_events_client').on('audit_events').columns(['client_id', 'at']).execute();
+    },
+  },
+  // Recovery codes: stored as keyed hashes, single use.
+  '0011_recovery_codes': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('recovery_codes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('recovery_codes_account').on('recovery_codes').column('account_id').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

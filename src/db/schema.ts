@@ -57,12 +57,38 @@ export interface FactorsTable {
   last_used_at: number | null;
 }
 
+export interface AuditEventsTable {
+  id: string;
+  at: number;
+  type: string;
+  outcome: string;
+  account_id: string | null;
+  username: string | null;
+  client_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  reason: string | null;
+  /** JSON of non-secret details. */
+  details: string | null;
+}
+
+export interface RecoveryCodesTable {
+  id: string;
+  account_id: string;
+  /** Keyed hash (HMAC under the code pepper) of the normalised code. */
+  digest: string;
+  created_at: number;
+  used_at: number | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
   signing_keys: SigningKeysTable;
   settings: SettingsTable;
   factors: FactorsTable;
+  audit_events: AuditEventsTable;
+  recovery_codes: RecoveryCodesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -71,4 +97,6 @@ export type AccountPatch = Updateable<AccountsTable>;
 export type ClientRow = Selectable<ClientsTable>;
 export type FactorRow = Selectable<FactorsTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
+export type RecoveryCodeRow = Selectable<RecoveryCodesTable>;
 export type { Generated };
