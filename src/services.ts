@@ -33,6 +33,8 @@ import { SendLimits } from './abuse/send-limits.js';
 import { DeliveryReceipts } from './delivery/receipts.js';
 import { createSender } from './delivery/index.js';
 import type { Sender } from './delivery/sender.js';
+import { AuditRepo } from './db/repos/audit.js';
+import { AuditService } from './audit/service.js';
 import { Transactions } from './flow/transaction.js';
 import type { FlowServices } from './flow/context.js';
 import { createLogger, type Logger } from './log.js';
@@ -48,6 +50,7 @@ export interface Services extends FlowServices {
   sendLimits: SendLimits;
   receipts: DeliveryReceipts;
   sender: Sender;
+  audit: AuditService;
   close(): Promise<void>;
 }
 
@@ -100,6 +103,8 @@ export async function buildServices(config: Config, options: BuildOptions = {}):
   const accounts = new AccountService(new AccountRepo(db.kysely), new PasswordHasher(config.argon2));
   const attempts = new Attempts(store, config);
   const events = new SecurityEvents((err, event) => log.error({ err, event: event.type }, 'security event listener failed'));
+  const audit = new AuditService(new AuditRepo(db.kysely));
+  audit.subscribe(events);
   const codes = new Codes(store, keyring, attempts, config, now);
   const sendLimits = new SendLimits(store, keyring, config.sendLimits, events, log);
   const receipts = new DeliveryReceipts(store);
@@ -131,6 +136,7 @@ export async function buildServices(config: Config, options: BuildOptions = {}):
     sendLimits,
     receipts,
     sender,
+    audit,
     transactions: new Transactions(store),
     events,
     async close() {

@@ -8,6 +8,7 @@ import { registerClientCommands } from './clients.js';
 import { registerUserCommands } from './users.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerKeyCommands } from './keys.js';
+import { registerAuditCommand } from './audit.js';
 
 const program = new Command();
 program
@@ -30,6 +31,7 @@ registerClientCommands(program);
 registerUserCommands(program);
 registerPolicyCommands(program);
 registerKeyCommands(program);
+registerAuditCommand(program);
 
 function reason(err: unknown): string {
   if (err instanceof TwofoldError) return err.message;
