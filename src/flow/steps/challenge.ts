@@ -30,7 +30,7 @@ export function lockedScreen(lockedFor: number): Outcome {
   );
 }
 
-const challengeOverScreen = (): Outcome =>
+export const challengeOverScreen = (): Outcome =>
   render('challenge-over', { message: 'Too many wrong codes for this sign-in. Start signing in again.' }, 429);
 
 async function challengeIsOver(services: FlowServices, tx: LoginTransaction, account: Account): Promise<boolean> {
@@ -93,6 +93,8 @@ export async function submitChallengeCode(
   if (await challengeIsOver(services, tx, account)) return challengeOverScreen();
 
   const ctx = attemptContext(tx, account, who);
+  const refused = await services.attempts.reserve(account.id, tx.uid);
+  if (refused) return failureScreen(services, tx, account, factors, who, refused);
   const outcome = await factor.verifyChallenge(ctx, stored, tx.challenge!.state, typeof code === 'string' ? code : '');
   emitOutcome(services, tx, account, who, stored.type, outcome);
   if (!outcome.ok) return failureScreen(services, tx, account, factors, who, outcome);

@@ -6,7 +6,7 @@ import { CONTINUE, render } from '../context.js';
 import type { LoginTransaction } from '../transaction.js';
 import type { Account } from '../../db/repos/accounts.js';
 import { malformedCodeMessage } from '../../factors/attempts.js';
-import { attemptContext, describe, INVALID_CODE, lockedScreen } from './challenge.js';
+import { attemptContext, challengeOverScreen, describe, INVALID_CODE, lockedScreen } from './challenge.js';
 import { passwordIsFresh } from './password.js';
 
 /** Who may set up a factor in this sign-in, and the account they set it up for. */
@@ -89,13 +89,14 @@ export async function submitEnrolmentCode(services: FlowServices, tx: LoginTrans
   const account = await enrolmentAllowed(services, tx);
   const factor = tx.enrolment && services.factors.get(tx.enrolment.type);
   if (!account || !factor) return CONTINUE;
-  const lockedFor = await services.attempts.lockedFor(account.id);
-  if (lockedFor > 0) return lockedScreen(lockedFor);
+  const refused = await services.attempts.reserve(account.id, tx.uid);
+  if (refused) return refused.reason === 'locked' ? lockedScreen(refused.lockedFor) : challengeOverScreen();
 
   const ctx = attemptContext(tx, account, who);
   const outcome = await factor.verifyEnrolment(ctx, tx.enrolment!.state, typeof code === 'string' ? code : '');
   if (!outcome.ok) {
     if (outcome.reason === 'locked') return lockedScreen(outcome.lockedFor);
+    if (outcome.challengeOver) return challengeOverScreen();
     const message = outcome.reason === 'malformed' ? malformedCodeMessage(services.config.totp.digits) : INVALID_CODE;
     return enrolmentScreen(services, tx, account, who, { message, status: 400 });
   }
