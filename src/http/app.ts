@@ -17,6 +17,7 @@ import { notFound } from './middleware/not-found.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { healthRoutes } from './routes/health.js';
 import { vonageWebhookRoutes } from './routes/vonage-webhooks.js';
+import { adminRoutes } from '../admin/routes.js';
 import { Metrics } from '../metrics.js';
 import { BadInput } from '../errors.js';
 
@@ -155,6 +156,9 @@ export async function createApp(services: Services): Promise<TwofoldApp> {
   app.use(pages.routes());
   app.use(health.routes());
   app.use(vonageWebhookRoutes(config, services.receipts).routes());
+  const admin = adminRoutes(provider, services);
+  app.use(admin.routes());
+  app.use(admin.allowedMethods({ throw: true }));
   app.use(async (ctx, next) => (ctx.path.startsWith('/interaction/') ? parseBody(ctx, next) : next()));
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
