@@ -36,6 +36,11 @@ const isAdminClient = (client: unknown): boolean => (client as { admin_api?: boo
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, keyring, store, clients, accounts, policy, jwks, pages } = deps;
   const ttl = config.ttl;
+  const accountUsable = async (accountId: string | undefined): Promise<boolean> => {
+    if (!accountId) return true; // client credentials act for the client itself
+    const account = await accounts.findById(accountId);
+    return Boolean(account && !account.disabled);
+  };
 
   const configuration: Configuration = {
     adapter: adapterFactory(store, clients) as unknown as Configuration['adapter'],
@@ -56,9 +61,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
       // A client learns about and revokes its own tokens only; an --admin client may introspect any.
+      // A token of an account since disabled or removed is not active (refresh and userinfo
+      // already refuse it through findAccount).
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId || isAdminClient(client),
+        allowedPolicy: async (_ctx, client, token) =>
+          (token.clientId === client.clientId || isAdminClient(client)) && (await accountUsable((token as { accountId?: string }).accountId)),
       },
       revocation: {
         enabled: true,
