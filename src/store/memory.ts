@@ -4,6 +4,7 @@
 // act on stale reads; the contract's parallel tests catch that.)
 import {
   FAILURE_MEMORY_SECONDS,
+  GRANT_BOUND_MODELS,
   type AcceptOutcome,
   type AccountKeys,
   type CodeOutcome,
@@ -74,7 +75,7 @@ export class MemorySessionStore implements SessionStore {
   async oidcUpsert(model: string, id: string, payload: OidcPayload, ttlSeconds: number): Promise<void> {
     const key = this.oidcKey(model, id);
     this.write(key, JSON.stringify(payload), ttlSeconds);
-    if (payload.grantId) {
+    if (payload.grantId && GRANT_BOUND_MODELS.has(model)) {
       const grantKey = `tf:oidc:grant:${payload.grantId}`;
       const members = this.read<Set<string>>(grantKey) ?? new Set<string>();
       members.add(key);

@@ -5,6 +5,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import {
   FAILURE_MEMORY_SECONDS,
+  GRANT_BOUND_MODELS,
   type AcceptOutcome,
   type AccountKeys,
   type CodeOutcome,
@@ -156,7 +157,7 @@ export class RedisSessionStore implements SessionStore {
   async oidcUpsert(model: string, id: string, payload: OidcPayload, ttlSeconds: number): Promise<void> {
     const key = this.oidcKey(model, id);
     const ops: Array<Promise<unknown>> = [this.redis.set(key, JSON.stringify(payload), 'EX', ttlSeconds)];
-    if (payload.grantId) {
+    if (payload.grantId && GRANT_BOUND_MODELS.has(model)) {
       const grantKey = `tf:oidc:grant:${payload.grantId}`;
       ops.push(this.redis.sadd(grantKey, key));
       // The index lives as long as its longest member; GT never shortens it.

@@ -111,6 +111,22 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
+/**
+ * oidc-provider models that belong to a grant and die with it (the tokens and codes of its
+ * reference Redis adapter's `grantable` set, and the grant). An Interaction also carries a grantId
+ * but must outlive a revocation: switching accounts revokes the old session's grants while the
+ * new sign-in's interaction is still needed to finish it.
+ */
+export const GRANT_BOUND_MODELS: ReadonlySet<string> = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+  'Grant',
+]);
+
 /** How long failure history is remembered without new failures. */
 export const FAILURE_MEMORY_SECONDS = 24 * 3600;
 
