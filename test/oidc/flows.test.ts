@@ -163,6 +163,30 @@ for (const setup of SETUPS) {
       expect(next.$('form[action$="/login"] input[name=password]').length).to.equal(1);
     });
 
+    it('signs out of one application only when the user asks, keeping the session for others', async () => {
+      const other = await registerClient(server, { name: 'Wiki' });
+      const { tokens, agent } = await passwordSignIn(server, client, user);
+      const confirm = await agent.open(oidc.buildEndSessionUrl(client.rp, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://rp.example.com/signed-out' }).href);
+      const done = await agent.submit(confirm, '/session/end/confirm', {}, { button: 'Sign out of CRM only', stopAt: (l) => l.startsWith('https://rp.example.com/') });
+      expect(done.redirectedTo).to.match(/^https:\/\/rp\.example\.com\/signed-out/);
+      expect((await oidc.tokenIntrospection(client.rp, tokens.access_token)).active).to.equal(false);
+      const sso = await openAuthorization(agent, await authorizationUrl(other));
+      expect(sso.redirectedTo, 'still signed in for other applications').to.satisfy(isCallback);
+    });
+
+    it('switches accounts: signing in as someone else replaces the session (works without JavaScript)', async () => {
+      const bob = await createUser(server, `bob-${setup.db}`, 'another long passphrase');
+      const { agent } = await passwordSignIn(server, client, user);
+      const auth = await authorizationUrl(client, { prompt: 'login' });
+      const login = await openAuthorization(agent, auth);
+      let page = await submitPassword(agent, login, bob.username, bob.password);
+      // oidc-provider ends the old session first through a self-submitting form.
+      if (!page.redirectedTo) page = await agent.submit(page, '/session/end/confirm', {}, { stopAt: isCallback });
+      expect(page.redirectedTo, `${page.status} ${page.url} ${page.html.slice(0, 800)}`).to.be.a('string').and.satisfy(isCallback);
+      const tokens = await exchange(client, auth, page.redirectedTo!);
+      expect(tokens.claims()!.sub).to.equal(bob.account.id);
+    });
+
     it('signs out without a relying party and shows our signed-out page', async () => {
       const { agent } = await passwordSignIn(server, client, user);
       const confirm = await agent.open(`${server.issuer}/session/end`);
