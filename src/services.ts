@@ -128,7 +128,7 @@ export async function buildServices(config: Config, options: BuildOptions = {}):
     accounts,
     throttle: new SignInThrottle(store, config.signIn),
     clients: new ClientService(new ClientRepo(db.kysely), keyring),
-    policy: new PolicyService(settings),
+    policy: new PolicyService(settings, db.kysely),
     signingKeys: new SigningKeys(new SigningKeyRepo(db.kysely), settings, keyring),
     factors,
     attempts,

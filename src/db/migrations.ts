@@ -86,6 +86,22 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropIndex('factors_one_preferred').execute();
     },
   },
+  // Rollout grace (policy graceSkips / graceUntil): how many times each account skipped setting up
+  // a second factor. A row per account, removed with the account; taking a skip is one
+  // conditional UPDATE (skips < limit), so two tabs cannot both take the last one.
+  '0003_mfa_grace_skips': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('mfa_grace_skips')
+        .addColumn('account_id', 'text', (c) => c.primaryKey().references('accounts.id').onDelete('cascade'))
+        .addColumn('skips', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_skip_at', 'bigint')
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('mfa_grace_skips').execute();
+    },
+  },
   // The audit trail: one row per security event, never a secret or a code.
   '0010_audit_events': {
     async up(db: Kysely<any>) {

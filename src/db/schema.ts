@@ -81,6 +81,13 @@ export interface RecoveryCodesTable {
   used_at: number | null;
 }
 
+/** Rollout grace: how often an account skipped setting up a second factor (src/policy/grace.ts). */
+export interface MfaGraceSkipsTable {
+  account_id: string;
+  skips: number;
+  last_skip_at: number | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
@@ -89,6 +96,7 @@ export interface Database {
   factors: FactorsTable;
   audit_events: AuditEventsTable;
   recovery_codes: RecoveryCodesTable;
+  mfa_grace_skips: MfaGraceSkipsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -45,6 +45,12 @@ export interface Factor {
   readonly type: FactorType;
   /** RFC 8176 method reference for the ID token: otp, sms or tel. */
   readonly amr: string;
+  /**
+   * A RESTRICTED authenticator (NIST 800-63B 5.2.10: codes over the phone network). The chooser
+   * lists these after the others, with a note on the same screen that they are weaker.
+   * Defaults to true for the amr values sms and tel.
+   */
+  readonly restricted?: boolean;
   /** What the method chooser says, e.g. "Authenticator app". */
   readonly label: string;
   readonly description: string;
@@ -68,3 +74,6 @@ export interface Factor {
   /** The amr the verified challenge earns (a phone factor may deliver by the other channel). */
   challengeAmr(state: FactorState): string;
 }
+
+/** Whether a factor is RESTRICTED (see Factor.restricted). */
+export const isRestricted = (factor: Pick<Factor, 'restricted' | 'amr'>): boolean => factor.restricted ?? (factor.amr === 'sms' || factor.amr === 'tel');

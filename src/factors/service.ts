@@ -5,7 +5,7 @@ import type { FactorRepo, StoredFactor } from '../db/repos/factors.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { Policy, FactorType } from '../policy/service.js';
 import { NotFound } from '../errors.js';
-import type { EnrolledSecret, Factor } from './factor.js';
+import { isRestricted, type EnrolledSecret, type Factor } from './factor.js';
 
 export const factorSealContext = (factorId: string): string => `factor:${factorId}`;
 
@@ -25,9 +25,10 @@ export class FactorService {
     return this.byType.get(type);
   }
 
-  /** Factor types the policy lets users enrol, in chooser order. */
+  /** Factor types the policy lets users enrol, in chooser order: RESTRICTED ones (SMS, voice) always after the others. */
   enrollable(policy: Policy): Factor[] {
-    return this.factors.filter((f) => policy.allowedFactors.includes(f.type as FactorType));
+    const allowed = this.factors.filter((f) => policy.allowedFactors.includes(f.type as FactorType));
+    return [...allowed.filter((f) => !isRestricted(f)), ...allowed.filter((f) => isRestricted(f))];
   }
 
   /** The account's factors that the policy still allows, preferred first. */

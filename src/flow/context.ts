@@ -45,6 +45,12 @@ export interface LoginResult {
   amr: string[];
   /** Epoch seconds: when the last factor completed (the ID token's auth_time). */
   ts: number;
+  /**
+   * The user skipped setting up a second factor under the rollout grace policy. Carried in the
+   * interaction result (server-side), so the interaction policy lets this one authorization
+   * through with acr=pwd; the SSO session records only the password.
+   */
+  graceSkip?: boolean;
 }
 
 export type Outcome =

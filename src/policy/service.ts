@@ -2,8 +2,11 @@
 // optional rollout grace period. Stored durably and read on each sign-in, so a change made by an
 // administrator applies to the very next one on every instance.
 import { z } from 'zod';
+import type { Kysely } from 'kysely';
 import type { SettingsRepo } from '../db/repos/settings.js';
+import type { Database } from '../db/schema.js';
 import { parseInput } from '../validation.js';
+import { GraceSkips, graceOffer, type GraceOffer } from './grace.js';
 
 export const FACTOR_TYPES = ['totp', 'sms', 'voice'] as const;
 export type FactorType = (typeof FACTOR_TYPES)[number];
@@ -14,7 +17,10 @@ export const policySchema = z
     requireMfa: z.enum(['all', 'per-client']).default('per-client'),
     /** Factor types users may enrol and use. */
     allowedFactors: z.array(z.enum(FACTOR_TYPES)).min(1).default([...FACTOR_TYPES]),
-    /** Rollout grace: users without a factor may skip enrolment this many times (0: off)... */
+    /**
+     * Rollout grace: users without a factor may skip enrolment this many times each (0: off)...
+     * A skipped sign-in ends with acr=pwd; the relying party sees that nothing more was done.
+     */
     graceSkips: z.number().int().min(0).max(100).default(0),
     /** ...and only until this date (ISO 8601; unset: no date limit). Never applies when the relying party asked for acr_values=mfa. */
     graceUntil: z.iso.datetime({ offset: true }).nullable().default(null),
@@ -26,7 +32,14 @@ export type Policy = z.infer<typeof policySchema>;
 const KEY = 'policy';
 
 export class PolicyService {
-  constructor(private readonly settings: SettingsRepo) {}
+  private readonly graceSkips: GraceSkips;
+
+  constructor(
+    private readonly settings: SettingsRepo,
+    db: Kysely<Database>,
+  ) {
+    this.graceSkips = new GraceSkips(db);
+  }
 
   async get(): Promise<Policy> {
     return policySchema.parse((await this.settings.get<unknown>(KEY)) ?? {});
@@ -37,5 +50,19 @@ export class PolicyService {
     const next = parseInput(policySchema, { ...(await this.get()), ...changes });
     await this.settings.set(KEY, next);
     return next;
+  }
+
+  /** The rollout grace an account without a factor has left (null: it must set one up now). */
+  async graceFor(accountId: string, nowMs: number): Promise<GraceOffer | null> {
+    const policy = await this.get();
+    if (!graceOffer(policy, 0, nowMs)) return null;
+    return graceOffer(policy, await this.graceSkips.used(accountId), nowMs);
+  }
+
+  /** Uses one of the account's skips; false when none is left (also when two tabs race for the last). */
+  async takeGraceSkip(accountId: string, nowMs: number): Promise<boolean> {
+    const policy = await this.get();
+    if (!graceOffer(policy, 0, nowMs)) return false;
+    return this.graceSkips.take(accountId, policy.graceSkips, nowMs);
   }
 }

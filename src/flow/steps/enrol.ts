@@ -8,6 +8,8 @@ import type { Account } from '../../db/repos/accounts.js';
 import { malformedCodeMessage } from '../../factors/attempts.js';
 import { attemptContext, challengeOverScreen, describe, INVALID_CODE, lockedScreen } from './challenge.js';
 import { passwordIsFresh } from './password.js';
+import { finishWithGraceSkip } from './finish.js';
+import { isRestricted } from '../../factors/factor.js';
 
 /** Who may set up a factor in this sign-in, and the account they set it up for. */
 async function enrolmentAllowed(services: FlowServices, tx: LoginTransaction): Promise<Account | undefined> {
@@ -21,8 +23,36 @@ async function enrolmentAllowed(services: FlowServices, tx: LoginTransaction): P
 
 export async function chooserScreen(services: FlowServices, tx: LoginTransaction, account: Account, error?: string): Promise<Outcome> {
   const policy = await services.policy.get();
-  const methods = services.factors.enrollable(policy).map((f) => ({ type: f.type, label: f.label, description: f.description }));
-  return render('choose', { methods, adding: Boolean(tx.secondFactor), username: account.username, error }, error ? 400 : undefined);
+  const methods = services.factors
+    .enrollable(policy)
+    .map((f) => ({ type: f.type, label: f.label, description: f.description, restricted: isRestricted(f) }));
+  const adding = Boolean(tx.secondFactor);
+  const grace = adding ? null : await graceFor(services, tx, account);
+  return render('choose', { methods, adding, grace, username: account.username, error }, error ? 400 : undefined);
+}
+
+/** The rollout grace this sign-in may use: only for a first factor, never when the relying party asked for it. */
+async function graceFor(services: FlowServices, tx: LoginTransaction, account: Account) {
+  if (tx.requestedByRelyingParty || tx.secondFactor) return null;
+  return services.policy.graceFor(account.id, services.now());
+}
+
+/** POST "Skip for now" on the chooser: uses one grace skip and finishes with the password only. */
+export async function skipEnrolment(services: FlowServices, tx: LoginTransaction, who: Requester): Promise<Outcome> {
+  const account = await enrolmentAllowed(services, tx);
+  if (!account || tx.secondFactor || !(await graceFor(services, tx, account))) return CONTINUE;
+  if (!(await services.policy.takeGraceSkip(account.id, services.now()))) return CONTINUE;
+  services.events.emit({
+    type: 'factor.enrolment_skipped',
+    outcome: 'info',
+    accountId: account.id,
+    username: account.username,
+    clientId: tx.clientId,
+    ip: who.ip,
+    userAgent: who.userAgent,
+    reason: 'grace_policy',
+  });
+  return finishWithGraceSkip(services, tx, account);
 }
 
 export async function enrolmentScreen(

@@ -40,6 +40,23 @@ export async function finishWithSecondFactor(services: FlowServices, tx: LoginTr
   return { kind: 'finish', login: { accountId: account.id, acr: ACR_MFA, amr: amrFor(second.amr), ts: second.at } };
 }
 
+/** The user skipped enrolment under the rollout grace policy: the sign-in ends with the password only. */
+export async function finishWithGraceSkip(services: FlowServices, tx: LoginTransaction, account: Account): Promise<Outcome> {
+  if (tx.acrUnattainable) return unmetAcr(services, tx);
+  if (!tx.passwordAt || tx.accountId !== account.id || tx.secondFactor || tx.requestedByRelyingParty) return CONTINUE;
+  services.events.emit({
+    type: 'signin.succeeded',
+    outcome: 'success',
+    accountId: account.id,
+    username: account.username,
+    clientId: tx.clientId,
+    reason: 'grace_skip',
+    details: { acr: ACR_PASSWORD },
+  });
+  await services.transactions.end(tx.uid);
+  return { kind: 'finish', login: { accountId: account.id, acr: ACR_PASSWORD, amr: amrFor(), ts: tx.passwordAt, graceSkip: true } };
+}
+
 /** POST "Finish" on the Setup / Finish screen. */
 export async function submitFinish(services: FlowServices, tx: LoginTransaction): Promise<Outcome> {
   if (!tx.accountId || !tx.secondFactor) return CONTINUE;

@@ -92,8 +92,9 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
         ctx.status = 303;
         return ctx.redirect(`/interaction/${facts.uid}`);
       case 'finish': {
-        const { accountId, acr, amr, ts } = outcome.login;
-        const returnTo = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId, acr, amr, ts, remember: true } }, { mergeWithLastSubmission: false });
+        const { accountId, acr, amr, ts, graceSkip } = outcome.login;
+        const login = { accountId, acr, amr, ts, remember: true, ...(graceSkip ? { graceSkip } : {}) };
+        const returnTo = await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
         ctx.status = 303;
         return ctx.redirect(returnTo);
       }
@@ -130,6 +131,7 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
   router.post('/enrol/action', load, csrf, step(({ tx, who }, ctx) => enrol.submitEnrolmentAction(services, tx, who, field(ctx, 'action') ?? '', stringFields(ctx))));
   router.post('/enrol/verify', load, csrf, step(({ tx, who }, ctx) => enrol.submitEnrolmentCode(services, tx, who, field(ctx, 'code'))));
   router.post('/enrol/cancel', load, csrf, step(({ tx }) => enrol.cancelEnrolment(services, tx)));
+  router.post('/enrol/skip', load, csrf, step(({ tx, who }) => enrol.skipEnrolment(services, tx, who)));
   router.post('/setup', load, csrf, step(({ tx }) => enrol.setupAnother(services, tx)));
   router.post('/finish', load, csrf, step(({ tx }) => finish.submitFinish(services, tx)));
   router.post('/challenge/verify', load, csrf, step(({ facts, tx, who }, ctx) => challenge.submitChallengeCode(services, facts, tx, who, field(ctx, 'code'))));
