@@ -18,7 +18,8 @@ export const attemptContext = (tx: LoginTransaction, account: Account, who: Requ
   bindingId: tx.uid,
   ip: who.ip,
   userAgent: who.userAgent,
-  locale: who.locale || account.locale || 'en',
+  // The account's own language first; then the browser's ("*" when it sent none); then English.
+  locale: account.locale || (who.locale && who.locale !== '*' ? who.locale : 'en'),
 });
 
 export function lockedScreen(lockedFor: number): Outcome {
