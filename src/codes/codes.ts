@@ -1,7 +1,9 @@
 // One-time codes for text messages and voice calls (and any later channel): 6 digits from the
 // CSPRNG, uniform; stored only as an HMAC under the server pepper, bound to the account, the
-// interaction and the factor; expiring (5 minutes by default, never over 10); single use;
-// attempt-limited; verified in one atomic step (src/store: a Lua script in Redis).
+// interaction, the factor and the destination it was sent to; expiring (5 minutes by default,
+// never over 10); single use; attempt-limited; verified in one atomic step (src/store: a Lua
+// script in Redis). A code is stored only once it went out, so a failed send leaves the code
+// delivered before it working.
 import { randomInt } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -16,6 +18,11 @@ export interface CodeBinding {
   /** The interaction (or account-page operation) the code belongs to. */
   bindingId: string;
   factorId: string;
+  /**
+   * Where the code went (an E.164 number). It is part of the HMAC, not of the key: a code sent to
+   * one number never verifies a request that binds another (enter number A, then B: A's code fails).
+   */
+  destination?: string;
 }
 
 /** A uniformly distributed 6-digit code (crypto.randomInt rejects modulo bias). */
@@ -31,22 +38,22 @@ export class Codes {
   ) {}
 
   private digest(code: string, b: CodeBinding): string {
-    return this.keyring.digest(code, `code|${b.accountId}|${b.bindingId}|${b.factorId}`);
+    return this.keyring.digest(code, `code|${b.accountId}|${b.bindingId}|${b.factorId}|${b.destination ?? ''}`);
   }
 
   private key = (b: CodeBinding) => keys.code(b.accountId, b.bindingId, b.factorId);
 
-  /** Makes a new code (voiding the previous one for the same binding) and returns it for sending. */
-  async issue(binding: CodeBinding): Promise<string> {
+  /**
+   * Makes a new code and hands it to `deliver`. Only when that succeeds is the code stored,
+   * replacing (voiding) the binding's previous one; a failed send changes nothing.
+   */
+  async issue<T extends { ok: boolean }>(binding: CodeBinding, deliver: (code: string) => Promise<T>): Promise<T> {
     const code = generateCode();
+    const result = await deliver(code);
+    if (!result.ok) return result;
     const ttl = this.config.codes.ttlSeconds;
     await this.store.putCode(this.key(binding), this.digest(code, binding), this.now() + ttl * 1000, ttl);
-    return code;
-  }
-
-  /** Voids the binding's code (a send that failed must not leave a usable code behind). */
-  async void(binding: CodeBinding): Promise<void> {
-    await this.store.delete(this.key(binding));
+    return result;
   }
 
   async verify(binding: CodeBinding, input: string): Promise<VerifyOutcome> {

@@ -13,17 +13,23 @@ export type FailureMode =
   /** SMS API: a 200 with this message status (e.g. "9" partner quota exceeded, "7" barred). */
   | { kind: 'status'; status: string; errorText?: string }
   /** A 200 whose body is not JSON (no JSON content type). */
-  | { kind: 'nonjson' };
+  | { kind: 'nonjson' }
+  /** Succeeds, but only after `ms` milliseconds (to order parallel requests in a test). */
+  | { kind: 'delay'; ms: number };
 
 export interface RecordedSms {
   auth: { user: string; password: string } | null;
   body: Record<string, string>;
   contentType: string;
+  /** The message id the fake answered with (only for a message it accepted). */
+  messageId?: string;
 }
 
 export interface RecordedCall {
   jwt: { header: Record<string, unknown>; payload: Record<string, unknown>; valid: boolean } | null;
-  body: { to: Array<{ type: string; number: string }>; from: { type: string; number: string }; ncco: Array<Record<string, unknown>>; event_url?: string[] };
+  body: { to: Array<{ type: string; number: string }>; from: { type: string; number: string }; ncco: Array<Record<string, unknown>>; event_url?: string[]; event_method?: string };
+  /** The call id the fake answered with (only for a call it accepted). */
+  uuid?: string;
 }
 
 export interface FakeVonageOptions {
@@ -129,13 +135,16 @@ export class FakeVonage {
       return;
     }
     const mode = this.smsMode;
-    if (this.fail(mode, res)) return;
-    const status = mode.kind === 'status' ? mode.status : '0';
-    const message =
-      status === '0'
-        ? { to: body.to, 'message-id': randomUUID(), status: '0', 'remaining-balance': '10.0', 'message-price': '0.05', network: '12345' }
-        : { to: body.to, status, 'error-text': mode.kind === 'status' ? (mode.errorText ?? 'failed') : 'failed' };
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ 'message-count': '1', messages: [message] }));
+    const record = this.sms.at(-1)!;
+    this.answer(mode, res, () => {
+      const status = mode.kind === 'status' ? mode.status : '0';
+      if (status === '0') record.messageId = randomUUID();
+      const message =
+        status === '0'
+          ? { to: body.to, 'message-id': record.messageId, status: '0', 'remaining-balance': '10.0', 'message-price': '0.05', network: '12345' }
+          : { to: body.to, status, 'error-text': mode.kind === 'status' ? (mode.errorText ?? 'failed') : 'failed' };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ 'message-count': '1', messages: [message] }));
+    });
   }
 
   private handleCall(req: http.IncomingMessage, res: http.ServerResponse, raw: string): void {
@@ -146,8 +155,27 @@ export class FakeVonage {
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"title":"Unauthorized"}');
       return;
     }
-    if (this.fail(this.callMode, res)) return;
-    res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ uuid: randomUUID(), status: 'started', direction: 'outbound', conversation_uuid: `CON-${randomUUID()}` }));
+    const record = this.calls.at(-1)!;
+    this.answer(this.callMode, res, () => {
+      record.uuid = randomUUID();
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ uuid: record.uuid, status: 'started', direction: 'outbound', conversation_uuid: `CON-${randomUUID()}` }));
+    });
+  }
+
+  /** Answers as `mode` says: a failure, or `succeed()` (at once or after a delay). */
+  private answer(mode: FailureMode, res: http.ServerResponse, succeed: () => void): void {
+    if (this.fail(mode, res)) return;
+    if (mode.kind === 'delay') setTimeout(succeed, mode.ms);
+    else succeed();
+  }
+
+  /** Resolves once the fake has received `count` text messages and calls in all. */
+  async received(count: number, timeoutMs = 5000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.sms.length + this.calls.length < count) {
+      if (Date.now() > until) throw new Error(`the fake Vonage received ${this.sms.length + this.calls.length} requests, expected ${count}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   private fail(mode: FailureMode, res: http.ServerResponse): boolean {
@@ -181,7 +209,12 @@ export class FakeVonage {
   // --- webhooks Vonage sends to Twofold
 
   /** A signed SMS delivery receipt (sha256 HMAC, as configured by default in Twofold). */
-  async sendReceipt(issuer: string, messageId: string, status: string, options: { sign?: boolean; timestamp?: number } = {}): Promise<Response> {
+  async sendReceipt(
+    issuer: string,
+    messageId: string,
+    status: string,
+    options: { sign?: boolean; timestamp?: number; secret?: string; tamper?: Record<string, string>; json?: boolean } = {},
+  ): Promise<Response> {
     const params: Record<string, string> = {
       msisdn: '12025550123',
       to: 'Twofold',
@@ -197,21 +230,25 @@ export class FakeVonage {
         .sort()
         .map((k) => `&${k}=${params[k]!.replace(/[&=]/g, '_')}`)
         .join('');
-      params.sig = createHmac('sha256', this.options.signatureSecret).update(signed).digest('hex');
+      params.sig = createHmac('sha256', options.secret ?? this.options.signatureSecret).update(signed).digest('hex');
     }
+    Object.assign(params, options.tamper ?? {});
+    if (options.json) return fetch(`${issuer}/webhooks/vonage/sms-status`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) });
     return fetch(`${issuer}/webhooks/vonage/sms-status`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params).toString() });
   }
 
   /** A call event signed the way Vonage signs Voice webhooks: an HS256 JWT with payload_hash. */
-  async sendCallEvent(issuer: string, uuid: string, status: string, options: { secret?: string; tamper?: boolean } = {}): Promise<Response> {
+  async sendCallEvent(issuer: string, uuid: string, status: string, options: { secret?: string; tamper?: boolean; iat?: number; unsigned?: boolean } = {}): Promise<Response> {
     const body = JSON.stringify({ uuid, conversation_uuid: `CON-${uuid}`, status, direction: 'outbound', timestamp: new Date().toISOString() });
     const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
     const payload = Buffer.from(
-      JSON.stringify({ iat: Math.floor(Date.now() / 1000), jti: randomUUID(), iss: 'Vonage', payload_hash: createHash('sha256').update(body).digest('hex'), api_key: this.options.apiKey, application_id: this.options.applicationId }),
+      JSON.stringify({ iat: options.iat ?? Math.floor(Date.now() / 1000), jti: randomUUID(), iss: 'Vonage', payload_hash: createHash('sha256').update(body).digest('hex'), api_key: this.options.apiKey, application_id: this.options.applicationId }),
     ).toString('base64url');
     const signature = createHmac('sha256', options.secret ?? this.options.signatureSecret).update(`${header}.${payload}`).digest('base64url');
     const sent = options.tamper ? body.replace(status, 'completed') : body;
-    return fetch(`${issuer}/webhooks/vonage/voice-event`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${header}.${payload}.${signature}` }, body: sent });
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (!options.unsigned) headers.authorization = `Bearer ${header}.${payload}.${signature}`;
+    return fetch(`${issuer}/webhooks/vonage/voice-event`, { method: 'POST', headers, body: sent });
   }
 }
 

@@ -107,11 +107,15 @@ export abstract class PhoneFactor implements Factor {
 
   async verifyEnrolment(ctx: AttemptContext, raw: FactorState, code: string): Promise<VerifyOutcome & { enrolled?: EnrolledSecret }> {
     const state = raw as Enrolment;
-    const outcome = await this.deps.codes.verify({ accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: state.factorId }, code);
-    if (!outcome.ok || !state.sealedNumber) return outcome.ok ? { ok: false, reason: 'invalid', challengeOver: false, lockedFor: 0 } : outcome;
-    const e164 = this.deps.keyring.open(state.sealedNumber, this.enrolmentContext(ctx, state.factorId));
+    // The code must have gone to the number this enrolment holds (the HMAC covers it), so a code
+    // sent to an earlier number, or a race between two sends, can never bind the wrong one.
+    const e164 = state.sealedNumber ? this.deps.keyring.open(state.sealedNumber, this.enrolmentContext(ctx, state.factorId)) : '';
+    const outcome = await this.deps.codes.verify({ accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: state.factorId, destination: e164 }, code);
+    if (!outcome.ok) return outcome;
+    if (!e164) return { ok: false, reason: 'invalid', challengeOver: false, lockedFor: 0 };
     await this.deps.limits.verified(e164);
-    return { ok: true, enrolled: { secret: e164, name: `${this.label} to ${maskPhone(e164)}` } };
+    // The name holds no digit of the number: it is stored in the clear, the number only sealed.
+    return { ok: true, enrolled: { secret: e164, name: this.label } };
   }
 
   // --- challenge
@@ -153,8 +157,9 @@ export abstract class PhoneFactor implements Factor {
   }
 
   async verifyChallenge(ctx: AttemptContext, factor: StoredFactor, _state: FactorState, code: string): Promise<VerifyOutcome> {
-    const outcome = await this.deps.codes.verify({ accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id }, code);
-    if (outcome.ok) await this.deps.limits.verified(this.numberOf(factor));
+    const e164 = this.numberOf(factor);
+    const outcome = await this.deps.codes.verify({ accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id, destination: e164 }, code);
+    if (outcome.ok) await this.deps.limits.verified(e164);
     return outcome;
   }
 
@@ -162,15 +167,20 @@ export abstract class PhoneFactor implements Factor {
     return channelAmr((raw as Challenge).channel ?? this.type);
   }
 
-  /** The other channel is offered when this installation sends by it. */
-  private canSwitch(_factor: StoredFactor): boolean {
-    return this.deps.config.factors.includes(other(this.type));
+  /**
+   * The other channel is offered when this installation sends by it and the number can take it
+   * (a landline enrolled for calls is never sent a text message).
+   */
+  private canSwitch(factor: StoredFactor): boolean {
+    const channel = other(this.type);
+    return this.deps.config.factors.includes(channel) && checkPhone(this.numberOf(factor), channel, this.deps.config.phone).ok;
   }
 
   private async challengeSend(ctx: AttemptContext, factor: StoredFactor, channel: Channel, previous?: Challenge): Promise<ActionOutcome> {
     const e164 = this.numberOf(factor);
     const sent = await this.deliver(ctx, factor.id, e164, channel);
-    if (!sent.ok) return { state: { channel, sent: previous?.sent ?? false } satisfies Challenge, error: sent.error };
+    // A failed send changes nothing: the code that went out before (and its channel) still holds.
+    if (!sent.ok) return { state: previous ?? ({ channel, sent: false } satisfies Challenge), error: sent.error };
     await this.deps.receipts.clear({ accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id });
     const masked = maskPhone(e164);
     return {
@@ -180,8 +190,8 @@ export abstract class PhoneFactor implements Factor {
   }
 
   /**
-   * Sends a fresh code by `channel`: claims the cooldown and checks the limits, issues the code
-   * (voiding the previous one), sends it, and counts it only if it went out.
+   * Sends a fresh code by `channel`: claims the cooldown and a place under every limit, sends the
+   * code, and only if it went out stores it (voiding the previous one) and keeps the claims.
    */
   private async deliver(ctx: AttemptContext, factorId: string, e164: string, channel: Channel): Promise<{ ok: true } | { ok: false; error: string }> {
     const { codes, limits, sender, receipts, events, config } = this.deps;
@@ -191,10 +201,10 @@ export abstract class PhoneFactor implements Factor {
     const reservation = await limits.reserve({ ...binding, e164, callingCode, channel, ip: ctx.ip });
     if (!reservation.ok) return { ok: false, error: reservation.message };
 
-    const code = await codes.issue(binding);
-    const result = await sender.send({ channel, to: e164, code, locale: ctx.locale, ttlMinutes: Math.round(config.codes.ttlSeconds / 60) });
+    const ttlMinutes = Math.round(config.codes.ttlSeconds / 60);
+    const result = await codes.issue({ ...binding, destination: e164 }, (code) => sender.send({ channel, to: e164, code, locale: ctx.locale, ttlMinutes }));
     if (!result.ok) {
-      await Promise.all([codes.void(binding), reservation.release()]);
+      await reservation.release();
       events.emit({ type: 'code.send_failed', outcome: 'failure', ...event, reason: result.reason, details: { channel, country: callingCode, factor: this.type } });
       return { ok: false, error: failureMessage(result.reason, channel) };
     }
