@@ -78,7 +78,9 @@ export async function openDatabase(url: string, options: { poolMax?: number } = 
 }
 
 export async function migrate(db: Db): Promise<void> {
-  const migrator = new Migrator({ db: db.kysely, provider: migrationProvider });
+  // Migrations are numbered in ranges per piece of work (0010+ landed before 0003+), so a
+  // database may already hold a later number when an earlier one arrives: apply it anyway.
+  const migrator = new Migrator({ db: db.kysely, provider: migrationProvider, allowUnorderedMigrations: true });
   const { error } = await migrator.migrateToLatest();
   if (error) throw error;
 }

@@ -1,7 +1,7 @@
 // Runs the durable store contract against SQLite and PostgreSQL, each on a fresh database, and
 // checks that migrations can run again and, on PostgreSQL, from two instances starting at once.
 import { expect } from 'chai';
-import { Migrator, sql } from 'kysely';
+import { sql } from 'kysely';
 import { migrate, openDatabase } from '../../src/db/database.js';
 import { migrationProvider } from '../../src/db/migrations.js';
 import { createTestDatabase, type DbKind } from '../support/databases.js';
@@ -45,15 +45,14 @@ for (const kind of ['sqlite', 'postgres'] as const satisfies readonly DbKind[]) 
       const testDb = await createTestDatabase(kind);
       const db = await openDatabase(testDb.url);
       try {
-        const migrator = new Migrator({ db: db.kysely, provider: migrationProvider });
-        const down = await migrator.migrateTo('0001_core');
-        if (down.error) throw down.error;
+        // The state before 0002: no index, several preferred factors. Then 0002 runs again.
+        await db.kysely.schema.dropIndex('factors_one_preferred').execute();
         await db.kysely.insertInto('accounts').values({ id: 'a1', username: 'a1', username_key: 'a1', email_verified: 0, disabled: 0, created_at: 1, updated_at: 1 }).execute();
         await db.kysely
           .insertInto('factors')
           .values(['f-new', 'f-old', 'f-mid'].map((id, i) => ({ id, account_id: 'a1', type: 'totp', name: id, secret_sealed: 's', preferred: 1, created_at: [30, 10, 20][i]! })))
           .execute();
-        await migrate(db);
+        await (await migrationProvider.getMigrations())['0002_one_preferred_factor']!.up(db.kysely);
         const rows = await db.kysely.selectFrom('factors').select(['id', 'preferred']).orderBy('id').execute();
         expect(rows).to.deep.equal([
           { id: 'f-mid', preferred: 0 },
@@ -79,6 +78,28 @@ describe('durable store: PostgreSQL start-up', () => {
       expect(await a.kysely.selectFrom('settings').select('value').where('key', '=', 'x').executeTakeFirst()).to.deep.equal({ value: '1' });
       await Promise.all([a.close(), b.close()]);
     } finally {
+      await testDb.drop();
+    }
+  });
+});
+
+describe('durable store: migrations out of order', () => {
+  it('a database that already ran later-numbered migrations still gets an earlier one that arrives afterwards', async () => {
+    const testDb = await createTestDatabase('sqlite');
+    const db = await openDatabase(testDb.url);
+    try {
+      const names = Object.keys(await migrationProvider.getMigrations()).sort();
+      expect(names.at(-1)! > '0002_one_preferred_factor').to.equal(true);
+      // As if 0002 had been written after this database ran every later migration.
+      await db.kysely.schema.dropIndex('factors_one_preferred').execute();
+      await sql`delete from kysely_migration where name = '0002_one_preferred_factor'`.execute(db.kysely);
+      await migrate(db);
+      const applied = await sql<{ name: string }>`select name from kysely_migration where name = '0002_one_preferred_factor'`.execute(db.kysely);
+      expect(applied.rows).to.have.length(1);
+      const index = await sql<{ name: string }>`select name from sqlite_master where type = 'index' and name = 'factors_one_preferred'`.execute(db.kysely);
+      expect(index.rows).to.have.length(1);
+    } finally {
+      await db.close();
       await testDb.drop();
     }
   });
