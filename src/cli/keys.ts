@@ -1,5 +1,6 @@
 // twofold keys list|rotate|remove: token signing keys.
 import type { Command } from 'commander';
+import { BadInput, NotFound } from '../errors.js';
 import { withServices } from './context.js';
 import { printJson, printTable, say } from './output.js';
 
@@ -34,8 +35,13 @@ export function registerKeyCommands(program: Command): void {
     .command('remove <kid>')
     .description('stop publishing a retired key (after every token it signed has expired)')
     .action(async (kid: string) => {
-      const removed = await withServices((s) => s.signingKeys.remove(kid));
-      if (!removed) throw new Error(`no key "${kid}"`);
+      await withServices(async (s) => {
+        const key = (await s.signingKeys.list()).find((k) => k.kid === kid);
+        if (!key) throw new NotFound(`no key "${kid}"`);
+        // Removing a key that still signs would leave instances signing with a key nobody can verify.
+        if (key.retired_at === null) throw new BadInput(`key ${kid} still signs; run "keys rotate" first, then remove it once the tokens it signed have expired`);
+        await s.signingKeys.remove(kid);
+      });
       say(`Removed key ${kid}.`);
     });
 }

@@ -14,7 +14,10 @@ const program = new Command();
 program
   .name('twofold')
   .description('Twofold: an OpenID Connect provider with a second factor for every sign-in that needs one.\nSettings come from environment variables and config/*.json (see the README).')
-  .showHelpAfterError('(run with --help for usage)')
+  // Usage errors are one line, like every other failure: "twofold: <reason> (...--help)".
+  .configureOutput({
+    outputError: (message, write) => write(`twofold: ${message.replace(/^error: /, '').trim()} (see --help)\n`),
+  })
   .exitOverride();
 
 program

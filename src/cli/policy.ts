@@ -1,8 +1,28 @@
 // twofold policy show|set
-import type { Command } from 'commander';
-import { FACTOR_TYPES, type Policy } from '../policy/service.js';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { FACTOR_TYPES, type FactorType, type Policy } from '../policy/service.js';
 import { withServices } from './context.js';
 import { printJson, printRecord, say } from './output.js';
+
+// Option parsers: a bad value is a usage error that names the option, before anything is opened.
+function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number.');
+  return Number(value);
+}
+
+function factorTypes(value: string): FactorType[] {
+  const types = value.split(',').map((t) => t.trim()).filter(Boolean);
+  const unknown = types.filter((t) => !(FACTOR_TYPES as readonly string[]).includes(t));
+  if (types.length === 0 || unknown.length) throw new InvalidArgumentError(`expected a comma-separated list of ${FACTOR_TYPES.join(', ')}.`);
+  return types as FactorType[];
+}
+
+function dateOrNone(value: string): string | null {
+  if (value === 'none') return null;
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) throw new InvalidArgumentError('expected an ISO 8601 date such as 2027-01-31 or 2027-01-31T18:00:00+01:00, or "none".');
+  return new Date(at).toISOString();
+}
 
 export function registerPolicyCommands(program: Command): void {
   const policy = program.command('policy').description('the instance-wide second-factor policy');
@@ -19,19 +39,19 @@ export function registerPolicyCommands(program: Command): void {
 
   policy
     .command('set')
-    .description('change the policy')
-    .option('--require-mfa <mode>', 'all: every sign-in needs a second factor; per-client: only clients with require_mfa')
-    .option('--allowed-factors <types>', `comma-separated factor types users may use (${FACTOR_TYPES.join(', ')})`)
-    .option('--grace-skips <n>', 'during a rollout, users may skip enrolment this many times (0: off)')
-    .option('--grace-until <date>', 'ISO 8601 date after which enrolment cannot be skipped ("none" to clear)')
+    .description('change the policy (only the options given)')
+    .addOption(new Option('--require-mfa <mode>', 'all: every sign-in needs a second factor; per-client: only clients with require_mfa').choices(['all', 'per-client']))
+    .option('--allowed-factors <types>', `comma-separated factor types users may use (${FACTOR_TYPES.join(', ')})`, factorTypes)
+    .option('--grace-skips <n>', 'during a rollout, users may skip enrolment this many times (0: off)', wholeNumber)
+    .option('--grace-until <date>', 'ISO 8601 date after which enrolment cannot be skipped ("none" to clear)', dateOrNone)
     .option('--json', 'print JSON')
-    .action(async (o: { requireMfa?: string; allowedFactors?: string; graceSkips?: string; graceUntil?: string; json?: boolean }) => {
-      const changes: Record<string, unknown> = {};
+    .action(async (o: { requireMfa?: Policy['requireMfa']; allowedFactors?: FactorType[]; graceSkips?: number; graceUntil?: string | null; json?: boolean }) => {
+      const changes: Partial<Policy> = {};
       if (o.requireMfa !== undefined) changes.requireMfa = o.requireMfa;
-      if (o.allowedFactors !== undefined) changes.allowedFactors = o.allowedFactors.split(',').map((t) => t.trim()).filter(Boolean);
-      if (o.graceSkips !== undefined) changes.graceSkips = Number(o.graceSkips);
-      if (o.graceUntil !== undefined) changes.graceUntil = o.graceUntil === 'none' ? null : o.graceUntil;
-      const next = await withServices((s) => s.policy.set(changes as Partial<Policy>));
+      if (o.allowedFactors !== undefined) changes.allowedFactors = o.allowedFactors;
+      if (o.graceSkips !== undefined) changes.graceSkips = o.graceSkips;
+      if (o.graceUntil !== undefined) changes.graceUntil = o.graceUntil;
+      const next = await withServices((s) => s.policy.set(changes));
       if (o.json) return printJson(next);
       say(`Policy: require-mfa ${next.requireMfa}; factors ${next.allowedFactors.join(', ')}.`);
     });

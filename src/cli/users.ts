@@ -4,6 +4,8 @@ import type { Account } from '../db/repos/accounts.js';
 import type { StoredFactor } from '../db/repos/factors.js';
 import type { Services } from '../services.js';
 import { keys } from '../store/session-store.js';
+import { loadConfig } from '../config/load.js';
+import { BadInput } from '../errors.js';
 import { withServices } from './context.js';
 import { readPassword } from './password-input.js';
 import { printJson, printRecord, printTable, say } from './output.js';
@@ -133,7 +135,15 @@ export function registerUserCommands(program: Command): void {
     .command('unlock <username>')
     .description("clear a user's sign-in and second-factor lockouts")
     .action(async (username: string) => {
-      await withServices(async (s) => unlockAccount(s, await s.accounts.get(username)), { sessionStore: true });
+      await withServices(
+        async (s) => {
+          const account = await s.accounts.get(username);
+          // Without Redis the lockouts live in the running server's memory, out of this process's reach.
+          if (s.store.kind !== 'redis') throw new BadInput('unlocking needs the shared session store (REDIS_URL); without it, lockouts live in the running server\'s memory and end when it restarts');
+          await unlockAccount(s, account);
+        },
+        { sessionStore: Boolean(loadConfig().redisUrl) },
+      );
       say(`Unlocked "${username}".`);
     });
 }
