@@ -132,7 +132,7 @@ describe('authenticator app enrolment and storage', () => {
       const stored = JSON.stringify(row);
       expect(stored).to.not.include(secret);
       expect(stored.toLowerCase()).to.not.include(secret.toLowerCase());
-      expect(server.services.keyring.open(row.secret_sealed, factorSealContext(row.id))).to.equal(secret);
+      expect(JSON.parse(server.services.keyring.open(row.secret_sealed, factorSealContext(row.id)))).to.deep.equal({ secret, period: 30, digits: 6, algorithm: 'sha1' });
       expect(() => server.services.keyring.open(row.secret_sealed, factorSealContext('another-factor'))).to.throw();
 
       // Never shown again: not on the next screen, not at the next sign-in, not in the log.
@@ -152,6 +152,37 @@ describe('authenticator app enrolment and storage', () => {
         keysSeen.add(keyFromPage(await agent.submit(page, '/enrol', { method: 'totp' }, { button: 'Authenticator app' })));
       }
       expect(keysSeen.size).to.equal(3);
+    });
+  });
+
+  describe('instance TOTP parameters', () => {
+    it('changing period/digits/algorithm applies to factors enrolled afterwards; existing apps keep working', async () => {
+      const user = await userWithTotp(server, client, clock, name('params-old'));
+      const changed = await startTestServer({
+        databaseUrl: server.config.databaseUrl,
+        store: 'memory',
+        config: { totp: { period: 60, digits: 8, algorithm: 'sha256' } },
+        now: () => clock.now(),
+      });
+      try {
+        const rp = await registerClient(changed, { requireMfa: true });
+        // The app set up with 30 s / 6 digits / SHA-1 still signs in.
+        const old = await startSignIn(rp, user);
+        expect(old.page.html).to.include('6-digit code');
+        const done = await submitChallenge(old.agent, old.page, await nextCode(user.secret, clock));
+        expect(done.redirectedTo, old.page.$('.error').text()).to.be.a('string');
+        // A new enrolment uses the new parameters, in the QR code and when checking.
+        const fresh = await startSignIn(rp, await createUser(changed, name('params-new')));
+        const enrol = await fresh.agent.submit(fresh.page, '/enrol', { method: 'totp' }, { button: 'Authenticator app' });
+        const uri = new URL(enrol.$('a[href^="otpauth://"]').attr('href')!);
+        expect([uri.searchParams.get('period'), uri.searchParams.get('digits'), uri.searchParams.get('algorithm')]).to.deep.equal(['60', '8', 'SHA256']);
+        const { totp } = await import('../../src/factors/totp/otp.js');
+        const code = await totp(keyFromPage(enrol), Math.floor(clock.now() / 1000), { period: 60, digits: 8, algorithm: 'sha256' });
+        const ok = await fresh.agent.submit(enrol, '/enrol/verify', { code });
+        expect(buttons(ok)).to.include('Finish');
+      } finally {
+        await changed.stop();
+      }
     });
   });
 
