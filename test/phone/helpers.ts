@@ -170,3 +170,14 @@ export async function redisTtl(server: TestServer, key: string): Promise<number>
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An Agent that keeps a copy of every response body it received (to prove what never showed). */
+export class RecordingAgent extends Agent {
+  readonly bodies: string[] = [];
+
+  override async request(url: string, init: Parameters<Agent['request']>[1] = {}): Promise<Response> {
+    const res = await super.request(url, init);
+    this.bodies.push(await res.clone().text());
+    return res;
+  }
+}
