@@ -1,16 +1,22 @@
 // The sign-in flow, step by step. GET /interaction/:uid asks `nextStep` where the user stands and
 // shows that screen; each POST performs one step and sends the user back to that page.
 //
-//   0. unmet acr      an essential acr no sign-in here can give ends with an error, before anything is asked
 //   1. consent        only for clients registered with --consent (others get their grant silently)
+//      unmet acr      an essential acr no sign-in here can give ends with an error before anything is asked
 //   2. password       unless an SSO session already proved it and only the second factor is missing
 //   3. finish (pwd)   when no second factor is needed
 //   4. locked         the account's second factor is locked after too many wrong codes
 //   5. challenge      the user has factors: the preferred one first, "Use another method" for others
 //   6. fresh password binding a first factor needs a password entered in the last few minutes
-//   7. enrol          choose a method, set it up, verify a code: the factor is saved only then
+//   7. enrol          choose a method, set it up, verify a code: the factor is saved only then;
+//                     or "Skip for now" under the rollout grace policy (finish with acr=pwd)
 //   8. enrolled       "Setup" another method, or "Finish"
 //   9. finish (mfa)   acr=mfa, amr=[pwd, <factor>, mfa], auth_time = when the second factor passed
+//
+// Every code any factor checks first takes one of the challenge's attempts (Attempts.reserve), so
+// no burst of parallel requests gets more codes checked than the limits allow. Nothing here hands
+// oidc-provider a login result before the second factor passed (or was skipped under the grace
+// policy): a resume through /auth/:uid before that just starts a new interaction.
 //
 // Each step's work lives in steps/*.ts; this file only decides the order.
 import type { FlowServices, InteractionFacts, Outcome, Requester } from './context.js';
