@@ -263,7 +263,9 @@ describe('attacks on the second-factor step', () => {
       clock.advance(120);
       const start = await startSignIn(mfaClient, user);
       const at = (steps: number) => currentTotp(user.secret, clock.now() + steps * 30_000);
-      const tooOld = await submitChallenge(start.agent, start.page, await at(-2));
+      // A client's idea of the time changes nothing: only the server clock counts.
+      const clientTime = String(Math.floor(clock.now() / 1000) - 60);
+      const tooOld = await submitChallenge(start.agent, start.page, { code: await at(-2), time: clientTime, epoch: clientTime, timestamp: clientTime });
       expect(answer(tooOld).status).to.equal(400);
       const tooNew = await submitChallenge(start.agent, tooOld, await at(2));
       expect(answer(tooNew).status).to.equal(400);
