@@ -1,0 +1,325 @@
+// npm run bench [-- --duration 60 --concurrency 8]
+// Starts the built provider as its own process (so its CPU time is its own, threadpool included)
+// against PostgreSQL + Redis and then SQLite + the in-memory store, with the production argon2id
+// parameters, and drives complete sign-ins the way a browser would. Password-only and
+// second-factor sign-ins alternate in short rounds so both see the same machine; ratios come from
+// one run, side by side. Writes bench/results/latest.json and bench/results/chart.svg.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { parseConfig } from '../src/config/load.js';
+import { buildServices } from '../src/services.js';
+import { PasswordHasher } from '../src/accounts/passwords.js';
+import { createLogger } from '../src/log.js';
+import { newFactorId } from '../src/db/repos/factors.js';
+import { newTotpSecret, timeStep, totp } from '../src/factors/totp/otp.js';
+import { clientCredentials, loadKeys, refresh, signIn, type SignInTarget, type Timings } from './signin.js';
+import { writeChart } from './chart.js';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '14' },
+    concurrency: { type: 'string', default: '6' },
+    users: { type: 'string', default: '600' },
+  },
+});
+const DURATION = Number(args.duration) * 1000;
+const CONCURRENCY = Number(args.concurrency);
+const USERS = Number(args.users);
+const ROUNDS = 3;
+const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SECRET = `bench-${randomBytes(24).toString('hex')}`;
+const PASSWORD = 'correct horse battery staple';
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const CLK_TCK = 100;
+
+const production = parseConfig({}).argon2;
+
+interface Sample {
+  ok: number;
+  errors: number;
+  firstError?: string;
+  latencies: Record<string, number[]>;
+  cpuSeconds: number;
+  wallSeconds: number;
+  redisCommands: number;
+}
+
+const emptySample = (): Sample => ({ ok: 0, errors: 0, latencies: {}, cpuSeconds: 0, wallSeconds: 0, redisCommands: 0 });
+
+function providerCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime, every thread
+}
+
+async function redisCommands(redis: Redis | undefined): Promise<number> {
+  if (!redis) return 0;
+  const info = await redis.info('commandstats');
+  return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`the provider exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the provider did not become ready');
+}
+
+interface Setup {
+  name: string;
+  databaseUrl: string;
+  redisUrl?: string;
+  drop(): Promise<void>;
+}
+
+async function postgresSetup(): Promise<Setup> {
+  const name = `twofold_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN);
+  url.pathname = `/${name}`;
+  return {
+    name: 'postgres+redis',
+    databaseUrl: url.toString(),
+    redisUrl: REDIS_URL,
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_ADMIN });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+function sqliteSetup(): Setup {
+  const dir = path.join(tmpdir(), `twofold-bench-${randomBytes(4).toString('hex')}`);
+  mkdirSync(dir, { recursive: true });
+  return { name: 'sqlite+memory', databaseUrl: `sqlite:${dir}/twofold.db`, drop: async () => {} };
+}
+
+/** Clients and users, written straight into the store (one password hash shared by every user). */
+async function seed(setup: Setup, issuer: string, prefix: string) {
+  const config = parseConfig({ issuer, databaseUrl: setup.databaseUrl, secret: SECRET, ...(setup.redisUrl ? { redisUrl: setup.redisUrl, redisKeyPrefix: prefix } : {}) });
+  const services = await buildServices(config, { log: createLogger('warn', process.stderr), withSessionStore: false });
+  try {
+    const redirect = 'https://rp.example.com/callback';
+    const pwd = await services.clients.add({ clientId: 'bench-pwd', redirectUris: [redirect] });
+    const mfa = await services.clients.add({ clientId: 'bench-mfa', redirectUris: [redirect], requireMfa: true });
+    const cc = await services.clients.add({ clientId: 'bench-cc', grantTypes: ['client_credentials'], admin: true });
+    const hash = await services.accounts.hasher.hash(PASSWORD);
+    const secret = newTotpSecret();
+    for (let i = 0; i < USERS; i++) {
+      const account = await services.accounts.repo.create({ username: `user${i}`, passwordHash: hash });
+      await services.factors.save(account, 'totp', newFactorId(), { secret, name: 'Authenticator app' });
+    }
+    return { pwdSecret: pwd.secret!, mfaSecret: mfa.secret!, ccSecret: cc.secret!, totpSecret: secret, redirect };
+  } finally {
+    await services.close();
+  }
+}
+
+/** Picks users so no authenticator-app step is used twice for one factor (T-1..T+1 are valid). */
+class Users {
+  private next = 0;
+  private readonly lastStep = new Map<number, number>();
+  constructor(private readonly secret: string) {}
+
+  take(mfa: boolean): { username: string; password: string; code?: () => Promise<string> } {
+    for (let tries = 0; tries < USERS; tries++) {
+      const i = this.next++ % USERS;
+      if (!mfa) return { username: `user${i}`, password: PASSWORD };
+      const now = timeStep(Date.now() / 1000, 30);
+      const step = Math.max(now, (this.lastStep.get(i) ?? -1) + 1);
+      if (step > now + 1) continue;
+      this.lastStep.set(i, step);
+      return { username: `user${i}`, password: PASSWORD, code: () => totp(this.secret, step * 30, { period: 30, digits: 6, algorithm: 'sha1' }) };
+    }
+    throw new Error('not enough users for the second-factor rate: raise --users');
+  }
+}
+
+async function drive(ms: number, work: () => Promise<Timings | void>, sample: Sample, provider: ChildProcess, redis: Redis | undefined): Promise<void> {
+  const cpu0 = providerCpuSeconds(provider.pid!);
+  const cmd0 = await redisCommands(redis);
+  const start = performance.now();
+  const until = start + ms;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < until) {
+        try {
+          const timings = await work();
+          sample.ok++;
+          for (const [step, t] of Object.entries(timings ?? {})) (sample.latencies[step] ??= []).push(t);
+        } catch (err) {
+          sample.errors++;
+          sample.firstError ??= (err as Error).message;
+        }
+      }
+    }),
+  );
+  sample.wallSeconds += (performance.now() - start) / 1000;
+  sample.cpuSeconds += providerCpuSeconds(provider.pid!) - cpu0;
+  sample.redisCommands += (await redisCommands(redis)) - cmd0;
+}
+
+/** CPU time of one argon2id hash with the production parameters, measured here and now. */
+async function hashCpuSeconds(): Promise<{ cpu: number; wall: number }> {
+  const hasher = new PasswordHasher(production);
+  await hasher.hash('warm up');
+  const n = 12;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await hasher.hash(`password ${i}`);
+  const used = process.cpuUsage(cpu0);
+  return { cpu: (used.user + used.system) / 1e6 / n, wall: (performance.now() - t0) / 1000 / n };
+}
+
+async function runSetup(setup: Setup) {
+  const port = 40000 + Math.floor(Math.random() * 20000);
+  const issuer = `http://127.0.0.1:${port}`;
+  const prefix = `bench${randomBytes(3).toString('hex')}:`;
+  const seeded = await seed(setup, issuer, prefix);
+  const provider = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
+    env: {
+      ...process.env,
+      ISSUER: issuer,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: setup.databaseUrl,
+      TWOFOLD_SECRET: SECRET,
+      LOG_LEVEL: 'warn',
+      ...(setup.redisUrl ? { REDIS_URL: setup.redisUrl, REDIS_KEY_PREFIX: prefix } : { REDIS_URL: '' }),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const redis = setup.redisUrl ? new Redis(setup.redisUrl) : undefined;
+  try {
+    await waitReady(issuer, provider);
+    const keys = await loadKeys(issuer);
+    const target = (clientId: string, clientSecret: string): SignInTarget => ({ issuer, clientId, clientSecret, redirectUri: seeded.redirect, keys });
+    const pwdTarget = target('bench-pwd', seeded.pwdSecret);
+    const mfaTarget = target('bench-mfa', seeded.mfaSecret);
+    const users = new Users(seeded.totpSecret);
+    const refreshTokens: string[] = [];
+
+    const password = async () => {
+      const u = users.take(false);
+      const { timings, refreshToken } = await signIn(pwdTarget, u, null);
+      if (refreshToken && refreshTokens.length < 200) refreshTokens.push(refreshToken);
+      return timings;
+    };
+    const secondFactor = async () => {
+      const u = users.take(true);
+      return (await signIn(mfaTarget, u, u.code!)).timings;
+    };
+
+    // Warm-up: JIT, connection pools, caches.
+    await drive(1500, password, emptySample(), provider, redis);
+    await drive(1500, secondFactor, emptySample(), provider, redis);
+
+    const samples = { password: emptySample(), mfa: emptySample(), refresh: emptySample(), client_credentials: emptySample() };
+    for (let round = 0; round < ROUNDS; round++) {
+      await drive(DURATION / ROUNDS, password, samples.password, provider, redis);
+      await drive(DURATION / ROUNDS, secondFactor, samples.mfa, provider, redis);
+    }
+    let cursor = 0;
+    await drive(DURATION / 4, async () => {
+      const i = cursor++ % refreshTokens.length;
+      refreshTokens[i] = await refresh(pwdTarget, refreshTokens[i]!);
+    }, samples.refresh, provider, redis);
+    await drive(DURATION / 4, () => clientCredentials(issuer, 'bench-cc', seeded.ccSecret), samples.client_credentials, provider, redis);
+    return samples;
+  } finally {
+    provider.kill('SIGTERM');
+    await new Promise((r) => provider.once('exit', r));
+    redis?.disconnect();
+    await setup.drop();
+  }
+}
+
+function report(name: string, samples: Record<string, Sample>, hashCpu: number) {
+  console.log(`\n== ${name}`);
+  const rows = Object.entries(samples).map(([scenario, s]) => {
+    const perSecond = s.ok / s.wallSeconds;
+    const perCpu = s.ok / s.cpuSeconds;
+    return {
+      scenario,
+      'ok/s': perSecond.toFixed(1),
+      'per CPU-s': perCpu.toFixed(1),
+      'CPU ms each': ((s.cpuSeconds / s.ok) * 1000).toFixed(1),
+      'redis cmds each': s.redisCommands ? (s.redisCommands / s.ok).toFixed(1) : '-',
+      errors: s.errors,
+    };
+  });
+  console.table(rows);
+  for (const [scenario, s] of Object.entries(samples)) {
+    const steps = Object.entries(s.latencies).map(([step, v]) => `${step} ${percentile(v, 50).toFixed(1)}/${percentile(v, 95).toFixed(1)}/${percentile(v, 99).toFixed(1)}`);
+    if (steps.length) console.log(`  ${scenario} p50/p95/p99 ms: ${steps.join(' · ')}`);
+    if (s.firstError) console.log(`  ${scenario} first error: ${s.firstError}`);
+  }
+  return {
+    hashCpuMs: hashCpu * 1000,
+    scenarios: Object.fromEntries(
+      Object.entries(samples).map(([scenario, s]) => [
+        scenario,
+        {
+          completed: s.ok,
+          errors: s.errors,
+          perSecond: s.ok / s.wallSeconds,
+          perCpuSecond: s.ok / s.cpuSeconds,
+          cpuMsEach: (s.cpuSeconds / s.ok) * 1000,
+          redisCommandsEach: s.redisCommands ? s.redisCommands / s.ok : null,
+          latencyMs: Object.fromEntries(Object.entries(s.latencies).map(([step, v]) => [step, { p50: percentile(v, 50), p95: percentile(v, 95), p99: percentile(v, 99) }])),
+        },
+      ]),
+    ),
+  };
+}
+
+const started = Date.now();
+console.log(`argon2id parameters (production defaults): m=${production.memoryKiB} KiB, t=${production.iterations}, p=${production.parallelism}`);
+console.log(`${CONCURRENCY} concurrent browsers, ${DURATION / 1000} s per sign-in scenario in ${ROUNDS} alternating rounds, ${USERS} users`);
+const hash = await hashCpuSeconds();
+console.log(`one argon2id hash: ${(hash.cpu * 1000).toFixed(1)} ms CPU (${(hash.wall * 1000).toFixed(1)} ms wall)`);
+
+const results: Record<string, ReturnType<typeof report>> = {};
+const sqlite = await runSetup(sqliteSetup());
+results['sqlite+memory'] = report('SQLite + in-memory session store', sqlite, hash.cpu);
+const postgres = await runSetup(await postgresSetup());
+results['postgres+redis'] = report('PostgreSQL + Redis', postgres, hash.cpu);
+
+const outDir = path.join(ROOT, 'bench/results');
+mkdirSync(outDir, { recursive: true });
+const pgr = results['postgres+redis'].scenarios;
+const throughputRatio = pgr.mfa!.perSecond / pgr.password!.perSecond;
+const hashLimitRatio = pgr.mfa!.perCpuSecond / (1 / hash.cpu);
+writeFileSync(
+  path.join(outDir, 'latest.json'),
+  JSON.stringify({ at: new Date().toISOString(), node: process.version, argon2: production, concurrency: CONCURRENCY, durationSeconds: DURATION / 1000, hashCpuMs: hash.cpu * 1000, results, ratios: { throughputRatio, hashLimitRatio } }, null, 2),
+);
+writeChart(path.join(outDir, 'chart.svg'), results, { throughputRatio, hashLimitRatio, hashCpuMs: hash.cpu * 1000 });
+const errors = Object.values(results).flatMap((r) => Object.values(r.scenarios)).reduce((n, s) => n + s.errors, 0);
+console.log(`\nwrote bench/results/latest.json and bench/results/chart.svg in ${((Date.now() - started) / 1000).toFixed(0)} s; errors: ${errors}`);
+console.log(`mfa/password throughput ratio: ${throughputRatio.toFixed(2)}`);
+console.log(`sign-ins per CPU-second vs hash limit: ${hashLimitRatio.toFixed(2)}`);
+process.exit(errors > 0 ? 1 : 0);
