@@ -199,7 +199,9 @@ async function runSetup(setup: Setup) {
   const issuer = `http://127.0.0.1:${port}`;
   const prefix = `bench${randomBytes(3).toString('hex')}:`;
   const seeded = await seed(setup, issuer, prefix);
-  const provider = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
+  // BENCH_PROVIDER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the provider.
+  const flags = process.env.BENCH_PROVIDER_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const provider = spawn(process.execPath, [...flags, path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
     env: {
       ...process.env,
       ISSUER: issuer,

@@ -89,7 +89,7 @@ function friendlyOidcError(error: string, description?: string): string {
 
 export async function createApp(services: Services): Promise<TwofoldApp> {
   const { config, log } = services;
-  const views = new Views({ cache: config.nodeEnv === 'production', productName: 'Twofold' });
+  const views = new Views({ cache: true, productName: 'Twofold' });
   const metrics = new Metrics();
   metrics.subscribe(services.events);
   const provider = createProvider({
