@@ -1,8 +1,9 @@
 // Limits on sending codes, against SMS pumping and toll fraud. Text messages and calls count
-// together. A send first claims the resend cooldown for its sign-in and destination (atomically,
-// so parallel clicks send once), then checks the hourly and daily limits per number, account, IP
-// and country calling code; only a send that went out is counted, and a failed send gives its
-// cooldown back. Phone numbers appear in keys only as a keyed hash.
+// together. A send first claims the resend cooldown for its sign-in and destination, then takes a
+// place under every hourly and daily limit (per number, account, IP and country calling code).
+// Both are atomic increments, never a read followed by a write, so parallel requests from many
+// sign-ins cannot slip past a limit together. A send that fails gives its places and its cooldown
+// back. Phone numbers appear in keys only as a keyed hash.
 import type { Config } from '../config/schema.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { SecurityEvents } from '../events.js';
@@ -70,40 +71,42 @@ export class SendLimits {
 
   async reserve(req: SendRequest): Promise<Reservation> {
     const counters = this.counters(req);
-    const states = await Promise.all(counters.map((c) => this.store.peek(c.key)));
-    // Each send to a number doubles the wait before the next one (30 s, 60 s, 120 s, ...).
-    const sentThisHour = states[0]!.count;
-    const cooldown = Math.min(this.config.cooldownSeconds * 2 ** Math.max(0, sentThisHour - 1), this.config.maxCooldownSeconds);
+    // Each send to a number this hour doubles the wait before the next one (30 s, 60 s, 120 s, ...).
+    const sentThisHour = Math.max(0, (await this.store.peek(counters[0]!.key)).count);
+    const cooldown = Math.min(this.config.cooldownSeconds * 2 ** Math.min(sentThisHour, 20), this.config.maxCooldownSeconds);
 
     const claim = await this.store.increment(this.cooldownKey(req), cooldown);
     if (claim.count > 1) {
       return this.refuse(req, 'cooldown', claim.ttl, `Wait ${waitText(claim.ttl)} before asking for another code.`);
     }
-    const release = () => this.store.delete(this.cooldownKey(req));
+    const releaseCooldown = () => this.store.delete(this.cooldownKey(req));
 
-    const over = counters.findIndex((c, i) => c.limit > 0 && states[i]!.count >= c.limit);
+    // Take the place first, then look: a limit of 3 lets exactly 3 of 10 parallel sends through.
+    const limited = counters.filter((c) => c.limit > 0);
+    const states = await Promise.all(limited.map((c) => this.store.increment(c.key, c.window)));
+    const giveBack = () => Promise.all(limited.map((c) => this.store.increment(c.key, c.window, -1)));
+    const over = limited.findIndex((c, i) => states[i]!.count > c.limit);
     if (over >= 0) {
-      await release();
-      const { name } = counters[over]!;
-      const retryAfter = states[over]!.ttl;
+      await Promise.all([giveBack(), releaseCooldown()]);
+      const { name } = limited[over]!;
+      const wait = waitText(Math.max(1, states[over]!.ttl));
       const message =
         name === 'number'
-          ? `Too many codes sent to this number. Try again in ${waitText(retryAfter)} or use another method.`
+          ? `Too many codes sent to this number. Try again in ${wait} or use another method.`
           : name === 'account'
-            ? `Too many codes requested for your account. Try again in ${waitText(retryAfter)} or use another method.`
+            ? `Too many codes requested for your account. Try again in ${wait} or use another method.`
             : name === 'ip'
-              ? `Too many codes requested from your network. Try again in ${waitText(retryAfter)} or use another method.`
-              : 'We cannot send more codes to this country right now. Use another method, or try again later.';
-      return this.refuse(req, name, retryAfter, message);
+              ? `Too many codes requested from your network. Try again in ${wait} or use another method.`
+              : `Too many codes sent to this country right now. Try again in ${wait} or use another method.`;
+      return this.refuse(req, name, states[over]!.ttl, message);
     }
 
     return {
       ok: true,
-      release,
-      commit: async () => {
-        await Promise.all(counters.map((c) => this.store.increment(c.key, c.window)));
-        await this.watchRange(req);
+      release: async () => {
+        await Promise.all([giveBack(), releaseCooldown()]);
       },
+      commit: () => this.watchRange(req),
     };
   }
 
