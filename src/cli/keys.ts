@@ -34,6 +34,8 @@ export function registerKeyCommands(program: Command): void {
   keysCommand
     .command('remove <kid>')
     .description('stop publishing a retired key (after every token it signed has expired)')
+    // A kid is base64url and may start with "-": take it as the argument, not as an option.
+    .allowUnknownOption()
     .action(async (kid: string) => {
       await withServices(async (s) => {
         const key = (await s.signingKeys.list()).find((k) => k.kid === kid);

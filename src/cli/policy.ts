@@ -17,8 +17,9 @@ function factorTypes(value: string): FactorType[] {
   return types as FactorType[];
 }
 
-function dateOrNone(value: string): string | null {
-  if (value === 'none') return null;
+/** An ISO timestamp, or "none" (commander turns a parser's null into '', so the action maps it). */
+function dateOrNone(value: string): string {
+  if (value === 'none') return 'none';
   const at = Date.parse(value);
   if (Number.isNaN(at)) throw new InvalidArgumentError('expected an ISO 8601 date such as 2027-01-31 or 2027-01-31T18:00:00+01:00, or "none".');
   return new Date(at).toISOString();
@@ -45,12 +46,12 @@ export function registerPolicyCommands(program: Command): void {
     .option('--grace-skips <n>', 'during a rollout, users may skip enrolment this many times (0: off)', wholeNumber)
     .option('--grace-until <date>', 'ISO 8601 date after which enrolment cannot be skipped ("none" to clear)', dateOrNone)
     .option('--json', 'print JSON')
-    .action(async (o: { requireMfa?: Policy['requireMfa']; allowedFactors?: FactorType[]; graceSkips?: number; graceUntil?: string | null; json?: boolean }) => {
+    .action(async (o: { requireMfa?: Policy['requireMfa']; allowedFactors?: FactorType[]; graceSkips?: number; graceUntil?: string; json?: boolean }) => {
       const changes: Partial<Policy> = {};
       if (o.requireMfa !== undefined) changes.requireMfa = o.requireMfa;
       if (o.allowedFactors !== undefined) changes.allowedFactors = o.allowedFactors;
       if (o.graceSkips !== undefined) changes.graceSkips = o.graceSkips;
-      if (o.graceUntil !== undefined) changes.graceUntil = o.graceUntil;
+      if (o.graceUntil !== undefined) changes.graceUntil = o.graceUntil === 'none' ? null : o.graceUntil;
       const next = await withServices((s) => s.policy.set(changes));
       if (o.json) return printJson(next);
       say(`Policy: require-mfa ${next.requireMfa}; factors ${next.allowedFactors.join(', ')}.`);
