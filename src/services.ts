@@ -35,6 +35,11 @@ import { createSender } from './delivery/index.js';
 import type { Sender } from './delivery/sender.js';
 import { AuditRepo } from './db/repos/audit.js';
 import { AuditService } from './audit/service.js';
+import { RecoveryCodeRepo } from './db/repos/recovery-codes.js';
+import { RecoveryCodes } from './factors/recovery/service.js';
+import { RecoveryFactor } from './factors/recovery/factor.js';
+import { createMailer, type Mailer } from './notify/mailer.js';
+import { Notices } from './notify/notices.js';
 import { Transactions } from './flow/transaction.js';
 import type { FlowServices } from './flow/context.js';
 import { createLogger, type Logger } from './log.js';
@@ -51,6 +56,7 @@ export interface Services extends FlowServices {
   receipts: DeliveryReceipts;
   sender: Sender;
   audit: AuditService;
+  mailer: Mailer;
   close(): Promise<void>;
 }
 
@@ -62,6 +68,8 @@ export interface BuildOptions {
   now?: () => number;
   /** Replaces how codes are sent (tests use the real Vonage sender against a fake server instead). */
   sender?: Sender;
+  /** Replaces how notices are mailed. */
+  mailer?: Mailer;
 }
 
 function masterSecret(config: Config, log: Logger): { secret: string; previous: string[] } {
@@ -116,7 +124,11 @@ export async function buildServices(config: Config, options: BuildOptions = {}):
     new SmsFactor(phoneDeps),
     new VoiceFactor(phoneDeps),
   ].filter((f) => config.factors.includes(f.type));
-  const factors = new FactorService(new FactorRepo(db.kysely), keyring, offered);
+  const factorRepo = new FactorRepo(db.kysely);
+  const recovery = new RecoveryCodes(new RecoveryCodeRepo(db.kysely), factorRepo, keyring, attempts);
+  const factors = new FactorService(factorRepo, keyring, offered, [new RecoveryFactor(recovery, events)]);
+  const mailer = options.mailer ?? createMailer(config.mail, log);
+  new Notices(accounts, mailer, store, config.issuer, log).subscribe(events);
 
   return {
     config,
@@ -137,10 +149,13 @@ export async function buildServices(config: Config, options: BuildOptions = {}):
     receipts,
     sender,
     audit,
+    recovery,
+    mailer,
     transactions: new Transactions(store),
     events,
     async close() {
       await events.settle();
+      mailer.close();
       await Promise.allSettled([store.close(), db.close()]);
     },
   };

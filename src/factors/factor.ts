@@ -41,20 +41,38 @@ export interface ActionOutcome {
   error?: string;
 }
 
-export interface Factor {
-  readonly type: FactorType;
+/**
+ * What every way of passing the second step can do at sign-in. Recovery codes are only this: they
+ * are generated, not enrolled, and never preferred.
+ */
+export interface ChallengeFactor {
+  readonly type: string;
   /** RFC 8176 method reference for the ID token: otp, sms or tel. */
   readonly amr: string;
+  /** What the method chooser and lists say, e.g. "Authenticator app". */
+  readonly label: string;
+  readonly description: string;
+  /** Views (under views/factors/) for its screens. */
+  readonly views: { challenge: string; enrol?: string };
+
+  /** Called once when the challenge begins (SMS sends here); must not act again on a reload. */
+  startChallenge(ctx: AttemptContext, factor: StoredFactor): Promise<ActionOutcome>;
+  challengeAction?(ctx: AttemptContext, factor: StoredFactor, state: FactorState, action: string): Promise<ActionOutcome>;
+  challengeView(ctx: AttemptContext, factor: StoredFactor, state: FactorState): Promise<Record<string, unknown>>;
+  verifyChallenge(ctx: AttemptContext, factor: StoredFactor, state: FactorState, code: string): Promise<VerifyOutcome>;
+  /** The amr the verified challenge earns (a phone factor may deliver by the other channel). */
+  challengeAmr(state: FactorState): string;
+}
+
+/** A factor users set up themselves (authenticator app, SMS, voice). */
+export interface Factor extends ChallengeFactor {
+  readonly type: FactorType;
   /**
    * A RESTRICTED authenticator (NIST 800-63B 5.2.10: codes over the phone network). The chooser
    * lists these after the others, with a note on the same screen that they are weaker.
    * Defaults to true for the amr values sms and tel.
    */
   readonly restricted?: boolean;
-  /** What the method chooser says, e.g. "Authenticator app". */
-  readonly label: string;
-  readonly description: string;
-  /** Views (under views/factors/) for the enrolment and challenge screens. */
   readonly views: { enrol: string; challenge: string };
 
   // --- enrolment: start, optional actions (send code), then verify a code
@@ -64,15 +82,6 @@ export interface Factor {
   verifyEnrolment(ctx: AttemptContext, state: FactorState, code: string): Promise<VerifyOutcome & { enrolled?: EnrolledSecret }>;
   /** The factor id that verifyEnrolment's secret must be saved under (chosen at start, so replay state binds to it). */
   enrolmentFactorId(state: FactorState): string;
-
-  // --- challenge at sign-in
-  /** Called once when the challenge begins (SMS sends here); must not act again on a reload. */
-  startChallenge(ctx: AttemptContext, factor: StoredFactor): Promise<ActionOutcome>;
-  challengeAction?(ctx: AttemptContext, factor: StoredFactor, state: FactorState, action: string): Promise<ActionOutcome>;
-  challengeView(ctx: AttemptContext, factor: StoredFactor, state: FactorState): Promise<Record<string, unknown>>;
-  verifyChallenge(ctx: AttemptContext, factor: StoredFactor, state: FactorState, code: string): Promise<VerifyOutcome>;
-  /** The amr the verified challenge earns (a phone factor may deliver by the other channel). */
-  challengeAmr(state: FactorState): string;
 }
 
 /** Whether a factor is RESTRICTED (see Factor.restricted). */

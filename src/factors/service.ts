@@ -5,24 +5,40 @@ import type { FactorRepo, StoredFactor } from '../db/repos/factors.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { Policy, FactorType } from '../policy/service.js';
 import { NotFound } from '../errors.js';
-import { isRestricted, type EnrolledSecret, type Factor } from './factor.js';
+import { isRestricted, type ChallengeFactor, type EnrolledSecret, type Factor } from './factor.js';
 
 export const factorSealContext = (factorId: string): string => `factor:${factorId}`;
 
 export class FactorService {
   private readonly byType: Map<string, Factor>;
+  private readonly fallbackByType: Map<string, ChallengeFactor>;
 
-  /** `factors` in the order the method chooser lists them (the authenticator app first). */
+  /**
+   * `factors`: what users enrol, in the order the method chooser lists them. `fallbacks`: ways to
+   * pass a challenge that are not enrolled (recovery codes), always offered last.
+   */
   constructor(
     readonly repo: FactorRepo,
     private readonly keyring: Keyring,
     readonly factors: Factor[],
+    fallbacks: ChallengeFactor[] = [],
   ) {
     this.byType = new Map(factors.map((f) => [f.type, f]));
+    this.fallbackByType = new Map(fallbacks.map((f) => [f.type, f]));
   }
 
+  /** An enrollable factor by type. */
   get(type: string): Factor | undefined {
     return this.byType.get(type);
+  }
+
+  /** Anything that can answer a challenge of this type (enrollable factors and fallbacks). */
+  challenger(type: string): ChallengeFactor | undefined {
+    return this.byType.get(type) ?? this.fallbackByType.get(type);
+  }
+
+  isFallback(type: string): boolean {
+    return this.fallbackByType.has(type);
   }
 
   /** Factor types the policy lets users enrol, in chooser order: RESTRICTED ones (SMS, voice) always after the others. */
@@ -31,10 +47,11 @@ export class FactorService {
     return [...allowed.filter((f) => !isRestricted(f)), ...allowed.filter((f) => isRestricted(f))];
   }
 
-  /** The account's factors that the policy still allows, preferred first. */
+  /** The account's factors that the policy still allows, preferred first, fallbacks (recovery codes) last. */
   async usable(accountId: string, policy: Policy): Promise<StoredFactor[]> {
     const all = await this.repo.listForAccount(accountId);
-    return all.filter((f) => this.byType.has(f.type) && policy.allowedFactors.includes(f.type as FactorType));
+    const primary = all.filter((f) => this.byType.has(f.type) && policy.allowedFactors.includes(f.type as FactorType));
+    return [...primary, ...all.filter((f) => this.fallbackByType.has(f.type))];
   }
 
   list(accountId: string): Promise<StoredFactor[]> {

@@ -9,6 +9,8 @@ import type { Attempts } from '../factors/attempts.js';
 import type { PolicyService } from '../policy/service.js';
 import type { SecurityEvents } from '../events.js';
 import type { Transactions } from './transaction.js';
+import type { RecoveryCodes } from '../factors/recovery/service.js';
+import type { Keyring } from '../crypto/keyring.js';
 
 export interface InteractionFacts {
   uid: string;
@@ -36,6 +38,8 @@ export interface FlowServices {
   policy: PolicyService;
   transactions: Transactions;
   events: SecurityEvents;
+  recovery: RecoveryCodes;
+  keyring: Keyring;
   now: () => number;
 }
 

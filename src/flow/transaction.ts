@@ -36,6 +36,8 @@ export interface LoginTransaction {
   selectedFactorId?: string;
   /** The password has to be entered again before a first factor can be bound. */
   passwordTooOld?: boolean;
+  /** Recovery codes made in this sign-in (sealed), shown on the Setup / Finish screen. */
+  recoveryCodes?: string;
   /** A message for the next screen only (after a redirect). */
   flash?: { notice?: string; error?: string };
 }

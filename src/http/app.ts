@@ -132,12 +132,17 @@ export async function createApp(services: Services): Promise<TwofoldApp> {
     }
   });
 
-  const css = readFileSync(path.join(VIEWS_DIR, 'static', 'twofold.css'));
+  // The few static files, read once.
+  const statics = new Map(
+    (['twofold.css', 'print.js'] as const).map((name) => [name, { body: readFileSync(path.join(VIEWS_DIR, 'static', name)), type: name.endsWith('.css') ? 'text/css' : 'text/javascript' }]),
+  );
   const pages = new Router();
-  pages.get('/static/twofold.css', (ctx) => {
-    ctx.type = 'text/css';
+  pages.get('/static/:file', (ctx) => {
+    const file = statics.get(ctx.params.file as 'twofold.css');
+    if (!file) return ctx.throw(404, 'No such file.');
+    ctx.type = file.type;
     ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = css;
+    ctx.body = file.body;
   });
   pages.get('/', async (ctx) => {
     await views.send(ctx, 'home', { title: 'Twofold', issuer: config.issuer });

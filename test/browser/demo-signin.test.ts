@@ -71,7 +71,7 @@ describe('browser: signing in through the demo relying party', function () {
     expect(claims.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
 
     await page.getByRole('link', { name: 'Sign out' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await page.waitForURL(/\/demo$/);
     await screenshot(page, '06-signed-out');
 

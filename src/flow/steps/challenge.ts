@@ -6,7 +6,7 @@ import { CONTINUE, render } from '../context.js';
 import type { LoginTransaction } from '../transaction.js';
 import type { Account } from '../../db/repos/accounts.js';
 import type { StoredFactor } from '../../db/repos/factors.js';
-import type { AttemptContext, Factor, VerifyOutcome } from '../../factors/factor.js';
+import type { AttemptContext, VerifyOutcome } from '../../factors/factor.js';
 import { malformedCodeMessage } from '../../factors/attempts.js';
 import { minutesFrom } from '../../accounts/throttle.js';
 import { finishWithSecondFactor } from './finish.js';
@@ -52,7 +52,7 @@ export async function challengeScreen(
 
   const current =
     factors.find((f) => f.id === tx.challenge?.factorId) ?? factors.find((f) => f.id === tx.selectedFactorId) ?? factors[0]!;
-  const factor = services.factors.get(current.type)!;
+  const factor = services.factors.challenger(current.type)!;
   const ctx = attemptContext(tx, account, who);
   let flash = tx.flash;
   let changed = Boolean(tx.flash);
@@ -72,7 +72,8 @@ export async function challengeScreen(
       factor: describe(services, current),
       partial: factor.views.challenge,
       view,
-      others: factors.filter((f) => f.id !== current.id).length,
+      others: factors.filter((f) => f.id !== current.id && !services.factors.isFallback(f.type)).length,
+      recoveryFactorId: services.factors.isFallback(current.type) ? null : (factors.find((f) => services.factors.isFallback(f.type))?.id ?? null),
       notice: flash?.notice,
       error: error?.message ?? flash?.error,
     },
@@ -148,8 +149,8 @@ async function currentChallenge(services: FlowServices, tx: LoginTransaction) {
   if (!account || account.disabled) return undefined;
   const factors = await services.factors.usable(account.id, await services.policy.get());
   const stored = factors.find((f) => f.id === tx.challenge!.factorId);
-  const factor = stored && services.factors.get(stored.type);
-  return stored && factor ? { account, stored, factor: factor as Factor, factors } : undefined;
+  const factor = stored && services.factors.challenger(stored.type);
+  return stored && factor ? { account, stored, factor, factors } : undefined;
 }
 
 async function failureScreen(
@@ -181,6 +182,6 @@ function emitOutcome(services: FlowServices, tx: LoginTransaction, account: Acco
 }
 
 export function describe(services: FlowServices, stored: StoredFactor) {
-  const factor = services.factors.get(stored.type);
+  const factor = services.factors.challenger(stored.type);
   return { id: stored.id, type: stored.type, name: stored.name, label: factor?.label ?? stored.type, preferred: stored.preferred };
 }

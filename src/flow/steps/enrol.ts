@@ -80,7 +80,14 @@ export async function enrolmentScreen(
 export async function enrolledScreen(services: FlowServices, tx: LoginTransaction, account: Account): Promise<Outcome> {
   const all = await services.factors.list(account.id);
   const added = all.filter((f) => tx.enrolled.some((e) => e.factorId === f.id)).map((f) => describe(services, f));
-  return render('enrolled', { added });
+  return render('enrolled', { added, recoveryCodes: recoveryCodesToShow(services, tx) });
+}
+
+const recoveryDisplayContext = (tx: LoginTransaction) => `recovery-display:${tx.uid}`;
+
+/** Recovery codes made in this sign-in, shown on the Setup / Finish screen until it finishes. */
+export function recoveryCodesToShow(services: FlowServices, tx: LoginTransaction): string[] | null {
+  return tx.recoveryCodes ? (JSON.parse(services.keyring.open(tx.recoveryCodes, recoveryDisplayContext(tx))) as string[]) : null;
 }
 
 /** POST a method from the chooser: starts setting it up. */
@@ -133,6 +140,11 @@ export async function submitEnrolmentCode(services: FlowServices, tx: LoginTrans
 
   const factorId = factor.enrolmentFactorId(tx.enrolment!.state);
   await services.factors.save(account, factor.type, factorId, outcome.enrolled!);
+  // With the first factor come recovery codes, shown once on the next screen (nothing blocks Finish).
+  if (!(await services.recovery.has(account.id))) {
+    const codes = await services.recovery.generate(account);
+    tx.recoveryCodes = services.keyring.seal(JSON.stringify(codes), recoveryDisplayContext(tx));
+  }
   const now = Math.floor(services.now() / 1000);
   tx.secondFactor ??= { type: factor.type, amr: factor.amr, factorId, at: now };
   tx.enrolled.push({ factorId, type: factor.type });

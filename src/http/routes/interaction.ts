@@ -125,6 +125,27 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
     respond(ctx, await run(ctx.state.interaction as InteractionState, ctx));
 
   router.get('/', load, step(({ facts, tx, who }) => nextStep(services, facts, tx, who)));
+
+  // The recovery codes made in this sign-in, while its Setup / Finish screen is showing them.
+  const recoveryCodes = (ctx: Context) => {
+    const { tx } = ctx.state.interaction as InteractionState;
+    const codes = enrol.recoveryCodesToShow(services, tx);
+    if (!codes) ctx.throw(404, 'These recovery codes are no longer available. You can make new ones on your account page.');
+    ctx.set('Cache-Control', 'no-store');
+    return { tx, codes: codes! };
+  };
+  router.get('/recovery-codes.txt', load, async (ctx) => {
+    const { tx, codes } = recoveryCodes(ctx);
+    const account = await services.accounts.findById(tx.accountId!);
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.attachment('twofold-recovery-codes.txt');
+    ctx.body = [`Twofold recovery codes for ${account?.username ?? ''} at ${services.config.issuer}`, `Made ${new Date().toISOString().slice(0, 10)}. Each code works once.`, '', ...codes, ''].join('\n');
+  });
+  router.get('/recovery-codes/print', load, async (ctx) => {
+    const { tx, codes } = recoveryCodes(ctx);
+    const account = await services.accounts.findById(tx.accountId!);
+    await views.send(ctx, 'recovery-print', { title: 'Recovery codes', codes, username: account?.username ?? '', issuer: services.config.issuer, made: new Date().toISOString().slice(0, 10) });
+  });
   router.post('/login', load, csrf, step(({ facts, tx, who }, ctx) =>
     password.submitPassword(services, facts, tx, who, { username: field(ctx, 'username'), password: field(ctx, 'password') })));
   router.post('/enrol', load, csrf, step(({ tx, who }, ctx) => enrol.chooseMethod(services, tx, who, field(ctx, 'method'))));
