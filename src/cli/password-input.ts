@@ -10,22 +10,33 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-async function prompt(question: string): Promise<string> {
+/**
+ * Asks for the password twice on the terminal. The readline interface (which puts the terminal in
+ * raw mode, so nothing typed is echoed) is created before the first prompt is shown and kept until
+ * both answers are in: a password typed or pasted ahead of a prompt is never echoed either.
+ */
+async function promptTwice(): Promise<[string, string]> {
   const muted = new Writable({ write: (_chunk, _enc, done) => done() });
-  process.stderr.write(question);
   const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
-  const answer = await new Promise<string>((resolve) => rl.question('', resolve));
-  rl.close();
-  process.stderr.write('\n');
-  return answer;
+  const lines = rl[Symbol.asyncIterator]();
+  const ask = async (question: string): Promise<string> => {
+    process.stderr.write(question);
+    const { value } = await lines.next();
+    process.stderr.write('\n');
+    return typeof value === 'string' ? value : '';
+  };
+  try {
+    return [await ask('Password: '), await ask('Repeat password: ')];
+  } finally {
+    rl.close();
+  }
 }
 
 export async function readPassword(options: { password?: string; passwordStdin?: boolean }, required: boolean): Promise<string | undefined> {
   if (options.password !== undefined) return options.password;
   if (options.passwordStdin) return readStdin();
   if (process.stdin.isTTY) {
-    const first = await prompt('Password: ');
-    const second = await prompt('Repeat password: ');
+    const [first, second] = await promptTwice();
     if (first !== second) throw new BadInput('the passwords do not match');
     return first;
   }

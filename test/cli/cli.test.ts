@@ -49,6 +49,28 @@ function runCli(env: NodeJS.ProcessEnv, args: string[], input?: string): Promise
   });
 }
 
+/**
+ * Runs the CLI in a pseudo-terminal (util-linux `script`), answering each prompt as it appears,
+ * as a person at a terminal would. Returns everything the terminal showed.
+ */
+function runInTerminal(env: NodeJS.ProcessEnv, args: string[], answers: string[]): Promise<{ code: number | null; screen: string }> {
+  return new Promise((resolve, reject) => {
+    const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env, cwd: env.TWOFOLD_DATA_DIR, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    let answered = 0;
+    const onData = (d: Buffer) => {
+      screen += d;
+      const prompts = screen.match(/password: /gi)?.length ?? 0;
+      while (answered < prompts && answered < answers.length) child.stdin.write(`${answers[answered++]}\r`);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, screen }));
+  });
+}
+
 function succeeded(run: Run): Run {
   expect(run.code, `exit code; stderr: ${run.stderr}`).to.equal(0);
   expect(run.stderr, 'nothing on stderr').to.equal('');
@@ -282,6 +304,20 @@ describe('CLI: twofold <command>', function () {
       expect(added).to.not.have.property('passwordHash');
       expect(JSON.stringify(added)).to.not.include('argon2');
       expect(await hasher.verify(await passwordOf('bob'), 'a password from stdin')).to.equal(true);
+    });
+
+    it('in a terminal, add and set-password ask for the password twice without showing it', async () => {
+      const added = await runInTerminal(cliEnv(db), ['user', 'add', 'pat'], ['typed at a prompt', 'typed at a prompt']);
+      expect(added.code, added.screen).to.equal(0);
+      expect(added.screen).to.match(/Password: [\s\S]*Repeat password: [\s\S]*Created user "pat"/);
+      expect(added.screen).to.not.include('typed at a prompt');
+      expect(await hasher.verify(await passwordOf('pat'), 'typed at a prompt')).to.equal(true);
+
+      const mismatch = await runInTerminal(cliEnv(db), ['user', 'set-password', 'pat'], ['first attempt here', 'second attempt here']);
+      expect(mismatch.code).to.not.equal(0);
+      expect(mismatch.screen).to.include('twofold: the passwords do not match');
+      expect(await hasher.verify(await passwordOf('pat'), 'typed at a prompt')).to.equal(true);
+      await accounts.remove((await accounts.findByUsername('pat'))!.id);
     });
 
     it('refuses a duplicate user (in any case), a short password, a bad email, a bad username and no password at all', async () => {
