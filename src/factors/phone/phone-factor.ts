@@ -9,7 +9,7 @@ import { newFactorId } from '../../db/repos/factors.js';
 import type { SecurityEvents } from '../../events.js';
 import type { Codes } from '../../codes/codes.js';
 import type { SendLimits } from '../../abuse/send-limits.js';
-import type { DeliveryReceipts } from '../../delivery/receipts.js';
+import type { DeliveryProblem, DeliveryReceipts } from '../../delivery/receipts.js';
 import { failureMessage, type Sender } from '../../delivery/sender.js';
 import { callingCodeOf, checkPhone, maskPhone, type Channel } from '../../phone/phone.js';
 import type { ActionOutcome, AttemptContext, EnrolledSecret, Factor, FactorState, VerifyOutcome } from '../factor.js';
@@ -40,6 +40,13 @@ interface Challenge extends FactorState {
 }
 
 const other = (channel: Channel): Channel => (channel === 'sms' ? 'voice' : 'sms');
+
+const CALL_PROBLEMS: Record<string, string> = { busy: 'the line was busy', unanswered: 'nobody answered', timeout: 'nobody answered', rejected: 'the call was rejected' };
+
+/** What a failed delivery receipt or call event means, in words. */
+function undeliveredText(problem: DeliveryProblem): string {
+  return problem.channel === 'sms' ? 'Your text message could not be delivered.' : `Your call could not be completed (${CALL_PROBLEMS[problem.status] ?? 'the call failed'}).`;
+}
 const channelAmr = (channel: Channel) => (channel === 'voice' ? 'tel' : 'sms');
 
 export abstract class PhoneFactor implements Factor {
@@ -96,9 +103,11 @@ export abstract class PhoneFactor implements Factor {
 
   async enrolmentView(ctx: AttemptContext, raw: FactorState): Promise<Record<string, unknown>> {
     const state = raw as Enrolment;
+    const problem = state.sealedNumber ? await this.deps.receipts.problem({ accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: state.factorId }) : undefined;
     return {
       channel: this.type,
       masked: state.masked ?? null,
+      undelivered: problem ? `${undeliveredText(problem)} Check the number, or choose ${this.type === 'sms' ? 'a voice call' : 'a text message'} or another method.` : null,
       sent: Boolean(state.sealedNumber),
       sendLabel: this.sendLabel,
       defaultCountry: this.deps.config.phone.defaultCountry,
@@ -152,7 +161,11 @@ export abstract class PhoneFactor implements Factor {
       cooldown,
       canSwitch: this.canSwitch(factor),
       switchLabel: channel === 'sms' ? 'Call me instead' : 'Text me instead',
-      undelivered: problem ? `Your ${problem.channel === 'sms' ? 'text message' : 'call'} could not be delivered (${problem.status}). Try the other way, or use another method.` : null,
+      // A receipt about the other channel (say a text that failed after the user took a call) is old news.
+      undelivered:
+        problem && problem.channel === channel
+          ? `${undeliveredText(problem)} ${this.canSwitch(factor) ? `Try ${channel === 'sms' ? 'a call' : 'a text message'} instead, or use another method.` : 'Try again, or use another method.'}`
+          : null,
     };
   }
 
