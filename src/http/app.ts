@@ -4,7 +4,6 @@ import path from 'node:path';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Services } from '../services.js';
@@ -18,8 +17,10 @@ import { interactionRoutes } from './routes/interaction.js';
 import { healthRoutes } from './routes/health.js';
 import { vonageWebhookRoutes } from './routes/vonage-webhooks.js';
 import { adminRoutes } from '../admin/routes.js';
+import { accountRoutes } from '../account/routes.js';
+import { ensureAccountClient } from '../account/client.js';
 import { Metrics } from '../metrics.js';
-import { BadInput } from '../errors.js';
+import { parseBody } from './body.js';
 
 export interface TwofoldApp {
   app: Koa;
@@ -28,20 +29,6 @@ export interface TwofoldApp {
   views: Views;
 }
 
-/** Form and JSON bodies for our own routes, with small limits; oidc-provider parses its own. */
-export const parseBody = bodyParser({
-  enableTypes: ['form', 'json'],
-  formLimit: '16kb',
-  jsonLimit: '64kb',
-  encoding: 'utf-8',
-  // Limits and malformed JSON come with a 4xx status; anything else the parser throws (a
-  // corrupt gzip stream, say) is still the sender's fault, never a 500.
-  onError(err) {
-    const status = (err as { status?: number }).status;
-    if (status && status >= 400 && status < 500) throw err;
-    throw new BadInput('The request body could not be read. Check what you sent and try again.');
-  },
-});
 
 function providerPages(views: Views): ProviderPages {
   return {
@@ -161,6 +148,8 @@ export async function createApp(services: Services): Promise<TwofoldApp> {
   app.use(pages.routes());
   app.use(health.routes());
   app.use(vonageWebhookRoutes(config, services.receipts).routes());
+  await ensureAccountClient(services);
+  app.use(accountRoutes(provider, services, views).routes());
   const admin = adminRoutes(provider, services);
   app.use(admin.routes());
   app.use(admin.allowedMethods({ throw: true }));

@@ -6,13 +6,25 @@
 // under the grace policy), so a resume through /auth/:uid cannot skip it.
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { PolicyService } from '../policy/service.js';
+import type { SessionStore } from '../store/session-store.js';
+import { signedOut, signOutKey, type SignOutMarker } from '../account/service.js';
 import { hasSecondFactor, requestedByRelyingParty, secondFactorRequired } from './second-factor-policy.js';
 
 const { base, Check } = interactionPolicy;
 
-export function buildInteractionPolicy(policy: PolicyService) {
+export function buildInteractionPolicy(policy: PolicyService, store: SessionStore) {
   const prompts = base();
   const login = prompts.get('login')!;
+  // "Sign out other sessions" on the account page: an SSO session from before it signs in afresh.
+  login.checks.add(
+    new Check('session_signed_out', 'the session was signed out', 'login_required', async (ctx: KoaContextWithOIDC) => {
+      const session = ctx.oidc.session;
+      if (!session?.accountId) return Check.NO_NEED_TO_PROMPT;
+      const marker = await store.getJson<SignOutMarker>(signOutKey(session.accountId));
+      return signedOut(marker, session.loginTs, session.uid) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+    1,
+  );
   login.checks.add(
     new Check('second_factor_required', 'a second authentication factor is required', 'login_required', async (ctx: KoaContextWithOIDC) => {
       const { oidc } = ctx;

@@ -10,6 +10,7 @@ import type { AccountService } from '../accounts/service.js';
 import type { PolicyService } from '../policy/service.js';
 import { adapterFactory } from './adapter.js';
 import { buildInteractionPolicy } from './interaction-policy.js';
+import { signedOut, signOutKey, type SignOutMarker } from '../account/service.js';
 import { ACR_VALUES } from './second-factor-policy.js';
 import { accountClaims, CLAIMS_BY_SCOPE, SCOPES } from './claims.js';
 import { loadExistingGrant } from './grants.js';
@@ -99,13 +100,19 @@ export function createProvider(deps: ProviderDeps): Provider {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     interactions: {
-      policy: buildInteractionPolicy(policy),
+      policy: buildInteractionPolicy(policy, store),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     loadExistingGrant,
-    async findAccount(_ctx, sub) {
+    async findAccount(_ctx, sub, token) {
       const account = await accounts.findById(sub);
       if (!account || account.disabled) return undefined;
+      // Tokens from before "Sign out other sessions" (other than this browser's) stop working.
+      if (token) {
+        const marker = await store.getJson<SignOutMarker>(signOutKey(sub));
+        const t = token as unknown as { iat?: number; sessionUid?: string };
+        if (signedOut(marker, t.iat, t.sessionUid)) return undefined;
+      }
       return { accountId: sub, claims: async () => accountClaims(account) };
     },
     // Refresh tokens for every client allowed the grant; without offline_access they end with the

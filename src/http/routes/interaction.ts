@@ -85,7 +85,7 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
     switch (outcome.kind) {
       case 'render': {
         if (outcome.view === 'consent') return consentScreen(ctx);
-        const data = { title: '', uid: facts.uid, csrf: tx.csrf, client: facts.client, ...outcome.data };
+        const data = { title: '', uid: facts.uid, base: `/interaction/${facts.uid}`, csrf: tx.csrf, client: facts.client, ...outcome.data };
         return views.send(ctx, outcome.view, data, outcome.status);
       }
       case 'continue':
