@@ -4,6 +4,7 @@
 import type { AuditEventRow } from '../db/schema.js';
 import type { AuditQuery, AuditRepo } from '../db/repos/audit.js';
 import type { SecurityEvents } from '../events.js';
+import { BatchWriter } from './batch-writer.js';
 
 const SECRET_KEY = /code|secret|password|token|otp|seed|phone_number|e164/i;
 
@@ -42,11 +43,15 @@ export const auditView = (row: AuditEventRow): AuditEventView => ({
 });
 
 export class AuditService {
-  constructor(private readonly repo: AuditRepo) {}
+  private readonly writer: BatchWriter;
+
+  constructor(private readonly repo: AuditRepo) {
+    this.writer = new BatchWriter((rows) => this.repo.insertMany(rows));
+  }
 
   subscribe(events: SecurityEvents): void {
     events.subscribe((event) =>
-      this.repo.insert({
+      this.writer.add({
         at: event.at,
         type: event.type,
         outcome: event.outcome,
@@ -62,6 +67,7 @@ export class AuditService {
   }
 
   async query(q: AuditQuery): Promise<{ items: AuditEventView[]; total: number }> {
+    await this.writer.flush();
     const { items, total } = await this.repo.query(q);
     return { items: items.map(auditView), total };
   }

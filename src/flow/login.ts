@@ -33,10 +33,8 @@ export * as challenge from './steps/challenge.js';
 export * as enrol from './steps/enrol.js';
 export * as finish from './steps/finish.js';
 
-/** Finds this interaction's transaction, or starts one with the second-factor decision made now. */
-export async function loadTransaction(services: FlowServices, facts: InteractionFacts): Promise<LoginTransaction> {
-  const existing = await services.transactions.find(facts.uid);
-  if (existing) return existing;
+/** Starts this interaction's transaction, with the second-factor decision made now. */
+export async function startTransaction(services: FlowServices, facts: InteractionFacts): Promise<LoginTransaction> {
   const requestFacts = {
     clientRequiresMfa: facts.client.requireMfa,
     acrValues: typeof facts.params.acr_values === 'string' ? facts.params.acr_values : undefined,

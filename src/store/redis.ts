@@ -41,6 +41,19 @@ const FAILURE_LUA = `
   end`;
 
 const SCRIPTS = {
+  // KEYS[1] counter: its value and seconds left, in one round trip
+  tfPeek: {
+    numberOfKeys: 1,
+    lua: `return {redis.call('GET', KEYS[1]) or '0', redis.call('TTL', KEYS[1])}`,
+  },
+  // KEYS[1] a grant's index set; ARGV member, ttl. The index lives as long as its longest member.
+  tfIndex: {
+    numberOfKeys: 1,
+    lua: `
+      redis.call('SADD', KEYS[1], ARGV[1])
+      if redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2])) end
+      return 1`,
+  },
   // KEYS[1] counter; ARGV window seconds, increment
   tfIncrement: {
     numberOfKeys: 1,
@@ -158,11 +171,7 @@ export class RedisSessionStore implements SessionStore {
     const key = this.oidcKey(model, id);
     const ops: Array<Promise<unknown>> = [this.redis.set(key, JSON.stringify(payload), 'EX', ttlSeconds)];
     if (payload.grantId && GRANT_BOUND_MODELS.has(model)) {
-      const grantKey = `tf:oidc:grant:${payload.grantId}`;
-      ops.push(this.redis.sadd(grantKey, key));
-      // The index lives as long as its longest member; GT never shortens it.
-      ops.push(this.redis.expire(grantKey, ttlSeconds, 'GT'));
-      ops.push(this.redis.expire(grantKey, ttlSeconds, 'NX'));
+      ops.push(this.redis.tfIndex(`tf:oidc:grant:${payload.grantId}`, key, ttlSeconds));
     }
     if (payload.userCode) ops.push(this.redis.set(`tf:oidc:userCode:${payload.userCode}`, id, 'EX', ttlSeconds));
     if (payload.uid) ops.push(this.redis.set(`tf:oidc:uid:${payload.uid}`, id, 'EX', ttlSeconds));
@@ -205,8 +214,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async peek(key: string): Promise<CounterState> {
-    const [raw, ttl] = await Promise.all([this.redis.get(key), this.redis.ttl(key)]);
-    const count = raw === null ? 0 : Number(raw);
+    const [raw, ttl] = (await this.redis.tfPeek(key)) as [string, number];
+    const count = Number(raw);
     return { count, ttl: count ? Math.max(ttl, 0) : 0 };
   }
 

@@ -19,7 +19,12 @@ export class AuditRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(row: Omit<AuditEventRow, 'id'>): Promise<void> {
-    await guard(() => this.db.insertInto('audit_events').values({ id: randomUUID(), ...row }).execute());
+    await this.insertMany([row]);
+  }
+
+  async insertMany(rows: Array<Omit<AuditEventRow, 'id'>>): Promise<void> {
+    if (rows.length === 0) return;
+    await guard(() => this.db.insertInto('audit_events').values(rows.map((row) => ({ id: randomUUID(), ...row }))).execute());
   }
 
   async query(q: AuditQuery): Promise<{ items: AuditEventRow[]; total: number }> {

@@ -8,7 +8,7 @@ import type { InteractionResults } from 'oidc-provider';
 import { errors as oidcErrors } from 'oidc-provider';
 import { Keyring } from '../../crypto/keyring.js';
 import type { FlowServices, InteractionFacts, Outcome, Requester } from '../../flow/context.js';
-import { loadTransaction, nextStep, password, challenge, enrol, finish } from '../../flow/login.js';
+import { startTransaction, nextStep, password, challenge, enrol, finish } from '../../flow/login.js';
 import type { LoginTransaction } from '../../flow/transaction.js';
 import { approve, describeConsent } from '../../oidc/consent.js';
 import type { Views } from '../views.js';
@@ -54,7 +54,7 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
     let tx = await services.transactions.find(details.uid);
     if (!tx) {
       facts.session = await sessionFacts(provider, details);
-      tx = await loadTransaction(services, facts);
+      tx = await startTransaction(services, facts);
     }
     ctx.state.interaction = {
       details,
