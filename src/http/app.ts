@@ -11,7 +11,7 @@ import { createProvider, type ProviderPages } from '../oidc/provider.js';
 import { Views, VIEWS_DIR } from './views.js';
 import { requestContext } from './middleware/request-context.js';
 import { securityHeaders } from './middleware/security-headers.js';
-import { describeError, errorHandler, outageOf, wantsJson } from './middleware/errors.js';
+import { describeError, errorHandler, markProviderOutages, outageOf, providerOutages } from './middleware/errors.js';
 import { notFound } from './middleware/not-found.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { healthRoutes } from './routes/health.js';
@@ -33,7 +33,9 @@ export interface TwofoldApp {
 function providerPages(views: Views): ProviderPages {
   return {
     async renderError(ctx, out, error) {
-      const problem = outageOf(error) ? describeError(error) : undefined;
+      const outage = outageOf(error);
+      if (outage) ctx.state.outage = outage; // providerOutages adds Retry-After and counts it
+      const problem = outage ? describeError(error) : undefined;
       const status = problem?.status ?? ctx.status;
       const message = problem?.detail ?? friendlyOidcError(out.error, out.error_description);
       await views.send(ctx, 'error', { title: 'Sign-in problem', heading: problem ? problem.title : 'Sign-in problem', message, requestId: ctx.state.requestId as string }, status);
@@ -89,14 +91,9 @@ export async function createApp(services: Services): Promise<TwofoldApp> {
     jwks: await services.signingKeys.jwks(),
     pages: providerPages(views),
   });
+  markProviderOutages(provider);
   provider.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
-    const outage = outageOf(err);
-    if (outage) {
-      ctx.state.outage = outage;
-      metrics.storeError(outage);
-    } else {
-      (ctx.state.log ?? log).error({ err }, 'oidc-provider server error');
-    }
+    if (!ctx.state.outage) (ctx.state.log ?? log).error({ err }, 'oidc-provider server error');
   });
 
   const app = new Koa();
@@ -107,17 +104,9 @@ export async function createApp(services: Services): Promise<TwofoldApp> {
 
   app.use(requestContext(log, (r) => metrics.observeRequest(r)));
   app.use(securityHeaders({ https: config.issuer.startsWith('https://') }));
-  app.use(errorHandler(views));
+  app.use(errorHandler(views, (store) => metrics.storeError(store)));
   app.use(notFound(provider));
-  app.use(async (ctx, next) => {
-    await next();
-    // oidc-provider answers a Redis or database outage with server_error (500); say 503 instead.
-    if (ctx.state.outage && ctx.status >= 500) {
-      ctx.status = 503;
-      ctx.set('Retry-After', '5');
-      if (wantsJson(ctx) || ctx.type === 'application/json') ctx.body = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable, try again' };
-    }
-  });
+  app.use(providerOutages((store) => metrics.storeError(store)));
 
   // The few static files, read once.
   const statics = new Map(

@@ -1,6 +1,7 @@
 // Turns anything thrown below into an answer a person understands: our typed errors keep their
-// status and message; an unreachable Redis or database is a 503 "try again" page; everything else
-// is a 500 that shows only a reference id (the details go to the log).
+// status and message; an unreachable Redis or database is a 503 "try again" page (with
+// Retry-After, counted once per request); everything else is a 500 that shows only a reference id
+// (the details go to the log).
 import type { Context, Middleware } from 'koa';
 import { MethodNotAllowed, ServiceUnavailable, TwofoldError } from '../../errors.js';
 import { isRedisOutage } from '../../store/outage.js';
@@ -59,19 +60,30 @@ export function titleFor(status: number): string {
   }
 }
 
+/** Seconds a client is told to wait before trying again while a store is away. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** Told once per request that failed because a backing store (Redis, the database) was unreachable. */
+export type OutageListener = (service: string) => void;
+
 export const wantsJson = (ctx: Context): boolean =>
   ctx.path.startsWith('/admin/api') || (!ctx.accepts('html') && Boolean(ctx.accepts('json')));
 
-export function errorHandler(views: Views): Middleware {
+export function errorHandler(views: Views, onOutage: OutageListener = () => {}): Middleware {
   return async (ctx, next) => {
     try {
       await next();
     } catch (err) {
       const problem = describeError(err);
       const log = ctx.state.log as Logger;
-      if (problem.status >= 500) log.error({ err, outage: outageOf(err) }, 'request failed');
+      const outage = outageOf(err);
+      if (outage) {
+        onOutage(outage);
+        // Expected while a store is away: one line without the stack, the request id ties it up.
+        log.warn({ outage, reason: (err as Error)?.message }, 'request failed: a backing store is unavailable');
+      } else if (problem.status >= 500) log.error({ err }, 'request failed');
       else log.info({ status: problem.status, reason: problem.detail }, 'request refused');
-      if (problem.status === 503) ctx.set('Retry-After', '5');
+      if (problem.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       if (err instanceof TwofoldError && 'retryAfterSeconds' in err) ctx.set('Retry-After', String(err.retryAfterSeconds));
       if (err instanceof MethodNotAllowed) ctx.set('Allow', err.allow.join(', '));
       if (wantsJson(ctx)) {
@@ -82,5 +94,47 @@ export function errorHandler(views: Views): Middleware {
       }
       await views.send(ctx, 'error', { title: problem.title, heading: problem.title, message: problem.detail, requestId: ctx.state.requestId }, problem.status);
     }
+  };
+}
+
+/**
+ * Marks ctx.state.outage for every error oidc-provider reports that says a store is away. An
+ * ioredis error reaches it unexposed ('server_error'), but our ServiceUnavailable is an exposed
+ * error, so the provider reports it under the endpoint's own event ('grant.error',
+ * 'userinfo.error'...) with status 500. Every '*.error' event carries (ctx, err), so one wrapper
+ * sees them all, whatever endpoints a later oidc-provider adds.
+ */
+export function markProviderOutages(provider: { emit(event: string | symbol, ...args: unknown[]): boolean }): void {
+  const emit = provider.emit.bind(provider);
+  provider.emit = (event: string | symbol, ...args: unknown[]) => {
+    if (typeof event === 'string' && (event === 'server_error' || event.endsWith('.error'))) {
+      const [ctx, err] = args as [{ state?: Record<string, unknown> } | undefined, unknown];
+      const outage = outageOf(err);
+      if (outage && ctx?.state) ctx.state.outage = outage;
+    }
+    return emit(event, ...args);
+  };
+}
+
+/**
+ * oidc-provider renders its own errors, so an outage under its endpoints never reaches
+ * errorHandler: it arrives as a 500. markProviderOutages and renderError mark
+ * ctx.state.outage; this turns the answer into 503 with Retry-After, and for the endpoints
+ * that speak JSON (token, userinfo, introspection...) into the OAuth error
+ * `temporarily_unavailable`. Counted here, once.
+ */
+export function providerOutages(onOutage: OutageListener): Middleware {
+  return async (ctx, next) => {
+    await next();
+    const outage = ctx.state.outage as string | undefined;
+    if (!outage) return;
+    onOutage(outage);
+    if (ctx.status >= 500) {
+      ctx.status = 503;
+      if (wantsJson(ctx) || ctx.type === 'application/json') {
+        ctx.body = { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable, try again' };
+      }
+    }
+    if (ctx.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
   };
 }
