@@ -50,8 +50,12 @@ async function postgresDialect(url: string, poolMax: number): Promise<PostgresDi
     query_timeout: 5000,
     types,
   } as any);
-  // An idle client losing its connection (database restart) must not crash the process.
+  // A client losing its connection (database restart, network cut) must not crash the process.
+  // The pool handles idle clients ('error' on the pool); a checked-out client emits 'error' on
+  // itself besides failing its query, and with no listener that event would be an uncaught
+  // exception. The failed query already tells the request; the pool drops the broken client.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new PostgresDialect({ pool });
 }
 
