@@ -1,0 +1,85 @@
+// A redis-server of the test's own on a free port, so fault tests can stop and start it (the
+// shared one on 6379 must stay up for everyone else). Also starts a small Redis Cluster.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { freePort } from './server.js';
+
+async function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
+}
+
+export async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export class RedisProcess {
+  private child?: ChildProcess;
+  readonly dir = mkdtempSync(path.join(tmpdir(), 'twofold-redis-'));
+  constructor(
+    readonly port: number,
+    private readonly extra: string[] = [],
+  ) {}
+
+  static async start(extra: string[] = []): Promise<RedisProcess> {
+    const redis = new RedisProcess(await freePort(), extra);
+    await redis.start();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.extra], { stdio: 'ignore' });
+    await waitFor(() => answersPing(this.port), 10_000, `redis-server on ${this.port}`);
+  }
+
+  /** Stops it hard (like a crash or a network cut); data in it is gone. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Three masters on free ports, slots assigned with redis-cli --cluster create. */
+export async function startRedisCluster(): Promise<{ nodes: RedisProcess[]; url: string; close(): Promise<void> }> {
+  const nodes: RedisProcess[] = [];
+  for (let i = 0; i < 3; i++) nodes.push(await RedisProcess.start(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
+  const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+  if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`);
+  await waitFor(async () => /cluster_state:ok/.test(spawnSync('redis-cli', ['-p', String(nodes[0]!.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout), 15_000, 'the cluster to be ok');
+  return {
+    nodes,
+    url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
+    close: async () => {
+      await Promise.all(nodes.map((n) => n.close()));
+    },
+  };
+}
