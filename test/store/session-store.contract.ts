@@ -183,6 +183,20 @@ export function sessionStoreContract(factory: () => Promise<SessionStore>, clock
       await store.oidcRevokeByGrantId(id());
     });
 
+    it('revokeByGrantId leaves an Interaction and a Session that carry the grantId alone', async () => {
+      // Switching accounts revokes the old session's grants while the new sign-in's interaction is
+      // still needed to finish it.
+      const grantId = id();
+      const [interaction, session, token] = [id(), id(), id()];
+      await store.oidcUpsert('Interaction', interaction, { jti: interaction, grantId }, 60);
+      await store.oidcUpsert('Session', session, { jti: session, grantId }, 60);
+      await store.oidcUpsert('AccessToken', token, { jti: token, grantId }, 60);
+      await store.oidcRevokeByGrantId(grantId);
+      expect(await store.oidcFind('AccessToken', token)).to.equal(undefined);
+      expect(await store.oidcFind('Interaction', interaction)).to.deep.equal({ jti: interaction, grantId });
+      expect(await store.oidcFind('Session', session)).to.deep.equal({ jti: session, grantId });
+    });
+
     it('the grant index outlives its longest-lived member, so a late revocation still finds it', async () => {
       const grantId = id();
       const longLived = id();
