@@ -159,14 +159,24 @@ export class ClientService {
     if (!(await this.repo.remove(clientId))) throw new NotFound(`no client "${clientId}"`);
   }
 
+  /** Opened secrets by their sealed form: a sealed value never changes meaning, so it is opened once. */
+  private readonly opened = new Map<string, string>();
+
   /** The metadata oidc-provider sees, with the secret opened. Read on every lookup, so changes apply at once. */
   async providerMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
     const stored = await this.repo.find(clientId);
     if (!stored) return undefined;
-    return {
-      ...stored.metadata,
-      ...(stored.secretSealed ? { client_secret: this.keyring.open(stored.secretSealed, `client:${clientId}`) } : {}),
-    };
+    return { ...stored.metadata, ...(stored.secretSealed ? { client_secret: this.openSecret(clientId, stored.secretSealed) } : {}) };
+  }
+
+  private openSecret(clientId: string, sealed: string): string {
+    let secret = this.opened.get(sealed);
+    if (secret === undefined) {
+      secret = this.keyring.open(sealed, `client:${clientId}`);
+      if (this.opened.size >= 1000) this.opened.clear();
+      this.opened.set(sealed, secret);
+    }
+    return secret;
   }
 
   private async find(clientId: string): Promise<StoredClient> {
