@@ -35,7 +35,21 @@ async function sqliteDialect(file: string): Promise<SqliteDialect> {
   database.pragma('journal_mode = WAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  return new SqliteDialect({ database });
+  // Kysely prepares every statement anew; the same few statements run on every request, so keep
+  // them prepared (better-sqlite3 statements are reusable).
+  const prepared = new Map<string, ReturnType<typeof database.prepare>>();
+  const cached = {
+    close: () => database.close(),
+    prepare: (sql: string) => {
+      let statement = prepared.get(sql);
+      if (!statement) {
+        statement = database.prepare(sql);
+        if (prepared.size < 500) prepared.set(sql, statement);
+      }
+      return statement;
+    },
+  };
+  return new SqliteDialect({ database: cached as unknown as typeof database });
 }
 
 async function postgresDialect(url: string, poolMax: number): Promise<PostgresDialect> {
