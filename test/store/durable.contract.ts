@@ -8,6 +8,8 @@ import { ClientRepo } from '../../src/db/repos/clients.js';
 import { FactorRepo, newFactorId } from '../../src/db/repos/factors.js';
 import { SettingsRepo } from '../../src/db/repos/settings.js';
 import { SigningKeyRepo } from '../../src/db/repos/signing-keys.js';
+import { RecoveryCodeRepo } from '../../src/db/repos/recovery-codes.js';
+import { AuditRepo } from '../../src/db/repos/audit.js';
 import { Conflict } from '../../src/errors.js';
 
 export interface OpenedDb {
@@ -351,6 +353,84 @@ export function durableStoreContract(open: () => Promise<OpenedDb>): void {
       const listed = await factors.listForAccount(account.id);
       expect(listed).to.have.length(4);
       expect(listed.filter((f) => f.preferred)).to.have.length(1);
+    });
+  });
+
+  describe('RecoveryCodeRepo', () => {
+    let accounts: AccountRepo;
+    let codes: RecoveryCodeRepo;
+    let account: Account;
+    before(() => {
+      accounts = new AccountRepo(opened.db.kysely);
+      codes = new RecoveryCodeRepo(opened.db.kysely);
+    });
+    beforeEach(async () => {
+      account = await accounts.create({ username: `recovery-${tag()}` });
+    });
+
+    it('[item 31] a code is consumed once, only by its own account', async () => {
+      await codes.replace(account.id, ['d1', 'd2', 'd3']);
+      expect(await codes.remaining(account.id)).to.equal(3);
+      const stranger = await accounts.create({ username: `stranger-${tag()}` });
+      expect(await codes.consume(stranger.id, 'd1')).to.equal(false);
+      expect(await codes.consume(account.id, 'd1')).to.equal(true);
+      expect(await codes.consume(account.id, 'd1')).to.equal(false);
+      expect(await codes.consume(account.id, 'nope')).to.equal(false);
+      expect(await codes.remaining(account.id)).to.equal(2);
+    });
+
+    it('[item 31] parallel uses of one code: exactly one succeeds', async () => {
+      await codes.replace(account.id, ['d1']);
+      const outcomes = await Promise.all(Array.from({ length: 10 }, () => codes.consume(account.id, 'd1')));
+      expect(outcomes.filter(Boolean)).to.have.length(1);
+    });
+
+    it('a new set replaces the old one; removeAll and deleting the account remove them', async () => {
+      await codes.replace(account.id, ['old1', 'old2']);
+      await codes.replace(account.id, ['new1']);
+      expect(await codes.consume(account.id, 'old1')).to.equal(false);
+      expect(await codes.remaining(account.id)).to.equal(1);
+      await codes.removeAll(account.id);
+      expect(await codes.remaining(account.id)).to.equal(0);
+      await codes.replace(account.id, ['again']);
+      await accounts.remove(account.id);
+      const left = await opened.db.kysely.selectFrom('recovery_codes').select('id').where('account_id', '=', account.id).execute();
+      expect(left).to.deep.equal([]);
+    });
+  });
+
+  describe('AuditRepo', () => {
+    let audit: AuditRepo;
+    const accountId = `acct-${tag()}`;
+    const clientId = `client-${tag()}`;
+    const base = { outcome: 'success', ip: '192.0.2.1', user_agent: 'test', reason: null, details: null };
+    before(async () => {
+      audit = new AuditRepo(opened.db.kysely);
+      await audit.insertMany([
+        { ...base, at: 1_000, type: 'signin.password', account_id: accountId, username: 'Zed', client_id: clientId },
+        { ...base, at: 2_000, type: 'signin.mfa', account_id: accountId, username: 'Zed', client_id: clientId, outcome: 'failure', reason: 'invalid_code' },
+        { ...base, at: 3_000, type: 'factor.added', account_id: accountId, username: 'Zed', client_id: null, details: '{"type":"totp"}' },
+        { ...base, at: 4_000, type: 'signin.password', account_id: `other-${tag()}`, username: 'someone', client_id: clientId },
+      ]);
+      await audit.insertMany([]);
+    });
+
+    it('finds the events of an account newest first, with a total and paging', async () => {
+      const all = await audit.query({ accountId });
+      expect(all.total).to.equal(3);
+      expect(all.items.map((e) => e.at)).to.deep.equal([3_000, 2_000, 1_000]);
+      expect(all.items[1]).to.include({ type: 'signin.mfa', outcome: 'failure', reason: 'invalid_code', client_id: clientId, ip: '192.0.2.1' });
+      const page = await audit.query({ accountId, limit: 1, offset: 1 });
+      expect(page.total).to.equal(3);
+      expect(page.items.map((e) => e.at)).to.deep.equal([2_000]);
+    });
+
+    it('filters by username in any case, client, exact type or type prefix, and time', async () => {
+      expect((await audit.query({ username: 'zED' })).total).to.equal(3);
+      expect((await audit.query({ clientId })).items.map((e) => e.at)).to.deep.equal([4_000, 2_000, 1_000]);
+      expect((await audit.query({ accountId, type: 'signin.password' })).items.map((e) => e.at)).to.deep.equal([1_000]);
+      expect((await audit.query({ accountId, type: 'signin.' })).items.map((e) => e.at)).to.deep.equal([2_000, 1_000]);
+      expect((await audit.query({ accountId, since: 2_000, until: 3_000 })).items.map((e) => e.at)).to.deep.equal([2_000]);
     });
   });
 }
