@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { AccountRow, Database } from '../schema.js';
 import { guard } from '../errors.js';
+import { Precompiled } from '../precompiled.js';
 
 export interface Account {
   id: string;
@@ -49,7 +50,13 @@ const toAccount = (r: AccountRow): Account => ({
 export const usernameKey = (username: string): string => username.normalize('NFKC').toLowerCase();
 
 export class AccountRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly byId: Precompiled<AccountRow>;
+  private readonly byKey: Precompiled<AccountRow>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.byId = new Precompiled(db, (d) => d.selectFrom('accounts').selectAll().where('id', '=', '?'));
+    this.byKey = new Precompiled(db, (d) => d.selectFrom('accounts').selectAll().where('username_key', '=', '?'));
+  }
 
   async create(input: NewAccount): Promise<Account> {
     const now = Date.now();
@@ -73,14 +80,12 @@ export class AccountRepo {
   }
 
   async findById(id: string): Promise<Account | undefined> {
-    const row = await guard(() => this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst());
+    const row = await guard(() => this.byId.first(id));
     return row && toAccount(row);
   }
 
   async findByUsername(username: string): Promise<Account | undefined> {
-    const row = await guard(() =>
-      this.db.selectFrom('accounts').selectAll().where('username_key', '=', usernameKey(username)).executeTakeFirst(),
-    );
+    const row = await guard(() => this.byKey.first(usernameKey(username)));
     return row && toAccount(row);
   }
 

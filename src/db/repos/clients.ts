@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { ClientRow, Database } from '../schema.js';
 import { guard } from '../errors.js';
+import { Precompiled } from '../precompiled.js';
 
 export interface StoredClient {
   clientId: string;
@@ -21,7 +22,11 @@ const toClient = (r: ClientRow): StoredClient => ({
 });
 
 export class ClientRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly byId: Precompiled<ClientRow>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.byId = new Precompiled(db, (d) => d.selectFrom('clients').selectAll().where('client_id', '=', '?'));
+  }
 
   async create(clientId: string, metadata: Record<string, unknown>, secretSealed: string | null): Promise<StoredClient> {
     const now = Date.now();
@@ -31,7 +36,7 @@ export class ClientRepo {
   }
 
   async find(clientId: string): Promise<StoredClient | undefined> {
-    const row = await guard(() => this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst());
+    const row = await guard(() => this.byId.first(clientId));
     return row && toClient(row);
   }
 

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, FactorRow } from '../schema.js';
 import { guard, isUniqueViolation } from '../errors.js';
+import { Precompiled } from '../precompiled.js';
 
 export interface StoredFactor {
   id: string;
@@ -30,13 +31,17 @@ const toFactor = (r: FactorRow): StoredFactor => ({
 export const newFactorId = (): string => randomUUID();
 
 export class FactorRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly ofAccount: Precompiled<FactorRow>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.ofAccount = new Precompiled(db, (d) =>
+      d.selectFrom('factors').selectAll().where('account_id', '=', '?').orderBy('preferred', 'desc').orderBy('created_at').orderBy('id'),
+    );
+  }
 
   /** Preferred first, then oldest first. */
   async listForAccount(accountId: string): Promise<StoredFactor[]> {
-    const rows = await guard(() =>
-      this.db.selectFrom('factors').selectAll().where('account_id', '=', accountId).orderBy('preferred', 'desc').orderBy('created_at').orderBy('id').execute(),
-    );
+    const rows = await guard(() => this.ofAccount.rows(accountId));
     return rows.map(toFactor);
   }
 

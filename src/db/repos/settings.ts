@@ -2,12 +2,17 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import { guard } from '../errors.js';
+import { Precompiled } from '../precompiled.js';
 
 export class SettingsRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly byKey: Precompiled<{ value: string }>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.byKey = new Precompiled(db, (d) => d.selectFrom('settings').select('value').where('key', '=', '?'));
+  }
 
   async get<T>(key: string): Promise<T | undefined> {
-    const row = await guard(() => this.db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst());
+    const row = await guard(() => this.byKey.first(key));
     return row ? (JSON.parse(row.value) as T) : undefined;
   }
 
