@@ -28,7 +28,8 @@ export type Reservation =
 const HOUR = 3600;
 const DAY = 86400;
 
-const waitText = (seconds: number): string => {
+/** "30 seconds", "12 minutes", "23 hours": a wait as people say it. */
+export const waitText = (seconds: number): string => {
   if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
   const minutes = Math.ceil(seconds / 60);
   if (minutes < 90) return `${minutes} minutes`;

@@ -16,7 +16,10 @@ export interface DeliveryProblem {
   status: string;
 }
 
-const failedKey = (m: Pick<SentMessage, 'accountId' | 'bindingId' | 'factorId'>) => `tf:{a:${m.accountId}}:undelivered:${m.bindingId}:${m.factorId}`;
+type Binding = Pick<SentMessage, 'accountId' | 'bindingId' | 'factorId'>;
+
+const failedKey = (m: Binding) => `tf:{a:${m.accountId}}:undelivered:${m.bindingId}:${m.factorId}`;
+const latestKey = (m: Binding) => `tf:{a:${m.accountId}}:latest:${m.bindingId}:${m.factorId}`;
 
 export class DeliveryReceipts {
   constructor(private readonly store: SessionStore) {}
@@ -33,11 +36,21 @@ export class DeliveryReceipts {
     return true;
   }
 
-  problem(m: Pick<SentMessage, 'accountId' | 'bindingId' | 'factorId'>): Promise<DeliveryProblem | undefined> {
+  problem(m: Binding): Promise<DeliveryProblem | undefined> {
     return this.store.getJson<DeliveryProblem>(failedKey(m));
   }
 
-  clear(m: Pick<SentMessage, 'accountId' | 'bindingId' | 'factorId'>): Promise<void> {
+  clear(m: Binding): Promise<void> {
     return this.store.delete(failedKey(m));
+  }
+
+  /** Notes the channel that carried the sign-in's latest code for the factor, for as long as the code lives. */
+  setLatest(m: Binding, channel: Channel, ttlSeconds: number): Promise<void> {
+    return this.store.setJson(latestKey(m), { channel }, ttlSeconds);
+  }
+
+  /** The channel of the latest code sent in this sign-in for the factor, while it can still be live. */
+  latest(m: Binding): Promise<{ channel: Channel } | undefined> {
+    return this.store.getJson<{ channel: Channel }>(latestKey(m));
   }
 }

@@ -8,7 +8,7 @@ import type { StoredFactor } from '../../db/repos/factors.js';
 import { newFactorId } from '../../db/repos/factors.js';
 import type { SecurityEvents } from '../../events.js';
 import type { Codes } from '../../codes/codes.js';
-import type { SendLimits } from '../../abuse/send-limits.js';
+import { waitText, type SendLimits } from '../../abuse/send-limits.js';
 import type { DeliveryProblem, DeliveryReceipts } from '../../delivery/receipts.js';
 import { failureMessage, type Sender } from '../../delivery/sender.js';
 import { callingCodeOf, checkPhone, maskPhone, type Channel } from '../../phone/phone.js';
@@ -133,8 +133,18 @@ export abstract class PhoneFactor implements Factor {
     return this.deps.keyring.open(factor.secretSealed, factorSealContext(factor.id));
   }
 
+  /**
+   * Sends the first code, unless this sign-in already has a live one for this factor (the user went
+   * to another method and came back): then it picks up where it was. Several first loads at once
+   * send one code: the others find the cooldown claimed by the one sending and say it was sent.
+   */
   async startChallenge(ctx: AttemptContext, factor: StoredFactor): Promise<ActionOutcome> {
-    return this.challengeSend(ctx, factor, this.type);
+    const latest = await this.deps.receipts.latest({ accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id });
+    if (latest) return { state: { channel: latest.channel, sent: true } satisfies Challenge };
+    const started = await this.challengeSend(ctx, factor, this.type);
+    if (started.limit === 'cooldown') return { state: { channel: this.type, sent: true } satisfies Challenge };
+    const { limit: _limit, ...outcome } = started;
+    return outcome;
   }
 
   async challengeAction(ctx: AttemptContext, factor: StoredFactor, raw: FactorState, action: string): Promise<ActionOutcome> {
@@ -159,6 +169,7 @@ export abstract class PhoneFactor implements Factor {
       sent: state.sent,
       againLabel: channel === 'sms' ? 'Resend code' : 'Call again',
       cooldown,
+      cooldownText: cooldown > 0 ? waitText(cooldown) : null,
       canSwitch: this.canSwitch(factor),
       switchLabel: channel === 'sms' ? 'Call me instead' : 'Text me instead',
       // A receipt about the other channel (say a text that failed after the user took a call) is old news.
@@ -189,12 +200,13 @@ export abstract class PhoneFactor implements Factor {
     return this.deps.config.factors.includes(channel) && checkPhone(this.numberOf(factor), channel, this.deps.config.phone).ok;
   }
 
-  private async challengeSend(ctx: AttemptContext, factor: StoredFactor, channel: Channel, previous?: Challenge): Promise<ActionOutcome> {
+  private async challengeSend(ctx: AttemptContext, factor: StoredFactor, channel: Channel, previous?: Challenge): Promise<ActionOutcome & { limit?: string }> {
     const e164 = this.numberOf(factor);
     const sent = await this.deliver(ctx, factor.id, e164, channel);
     // A failed send changes nothing: the code that went out before (and its channel) still holds.
-    if (!sent.ok) return { state: previous ?? ({ channel, sent: false } satisfies Challenge), error: sent.error };
-    await this.deps.receipts.clear({ accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id });
+    if (!sent.ok) return { state: previous ?? ({ channel, sent: false } satisfies Challenge), error: sent.error, ...(sent.limit ? { limit: sent.limit } : {}) };
+    const binding = { accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id };
+    await Promise.all([this.deps.receipts.clear(binding), this.deps.receipts.setLatest(binding, channel, this.deps.config.codes.ttlSeconds)]);
     const masked = maskPhone(e164);
     return {
       state: { channel, sent: true } satisfies Challenge,
@@ -206,13 +218,13 @@ export abstract class PhoneFactor implements Factor {
    * Sends a fresh code by `channel`: claims the cooldown and a place under every limit, sends the
    * code, and only if it went out stores it (voiding the previous one) and keeps the claims.
    */
-  private async deliver(ctx: AttemptContext, factorId: string, e164: string, channel: Channel): Promise<{ ok: true } | { ok: false; error: string }> {
+  private async deliver(ctx: AttemptContext, factorId: string, e164: string, channel: Channel): Promise<{ ok: true } | { ok: false; error: string; limit?: string }> {
     const { codes, limits, sender, receipts, events, config } = this.deps;
     const callingCode = callingCodeOf(e164);
     const binding = { accountId: ctx.account.id, bindingId: ctx.bindingId, factorId };
     const event = { accountId: ctx.account.id, username: ctx.account.username, ip: ctx.ip, userAgent: ctx.userAgent };
     const reservation = await limits.reserve({ ...binding, e164, callingCode, channel, ip: ctx.ip });
-    if (!reservation.ok) return { ok: false, error: reservation.message };
+    if (!reservation.ok) return { ok: false, error: reservation.message, limit: reservation.limit };
 
     const ttlMinutes = Math.round(config.codes.ttlSeconds / 60);
     const result = await codes.issue({ ...binding, destination: e164 }, (code) => sender.send({ channel, to: e164, code, locale: ctx.locale, ttlMinutes }));
