@@ -245,7 +245,7 @@ describe('abuse controls on sending codes', function () {
         page = await press(start.agent, page, 'Resend code');
         expect(rig.vonage.sms).to.have.length(4);
         expect(errorOf(page)).to.equal('');
-        expect(textOf(page)).to.include('We sent a code to +1 ••• ••• 0123.');
+        expect(textOf(page)).to.include('We sent a new code to +1 ••• ••• 0123.');
       } finally {
         await rig.close();
       }

@@ -170,7 +170,7 @@ describe('phone delivery: the requests the Vonage SDK makes, and failures on dem
         rig.vonage.smsMode = { kind: 'ok' };
         const retried = await press(start.agent, wrong, 'Resend code');
         expect(rig.vonage.sms, 'the retry went out at once').to.have.length(2);
-        expect(textOf(retried)).to.include('We sent a code to +1 ••• ••• 0');
+        expect(textOf(retried)).to.include('We sent a new code to +1 ••• ••• 0');
         expect(textOf(retried)).to.match(/You can ask for a new code in \d+ (seconds|minutes)\./);
         const claims = await claimsAfter(rig, start, await enterCode(start.agent, retried, lastCode(rig.vonage, 'sms')));
         expect(claims.amr).to.deep.equal(['pwd', 'sms', 'mfa']);

@@ -60,7 +60,7 @@ for (const { db, store } of backends) {
       await sleep(2100);
       const resent = await press(start.agent, early, 'Resend code');
       expect(sent(rig.vonage)).to.equal(before + 2);
-      expect(textOf(resent)).to.include('We sent a code to +1 ••• ••• 0123.');
+      expect(textOf(resent)).to.include('We sent a new code to +1 ••• ••• 0123.');
       expect(lastCode(rig.vonage, 'sms')).to.not.equal(first1);
 
       const claims = await claimsAfter(rig, start, await enterCode(start.agent, resent, lastCode(rig.vonage, 'sms')));

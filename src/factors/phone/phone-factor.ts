@@ -208,9 +208,11 @@ export abstract class PhoneFactor implements Factor {
     const binding = { accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id };
     await Promise.all([this.deps.receipts.clear(binding), this.deps.receipts.setLatest(binding, channel, this.deps.config.codes.ttlSeconds)]);
     const masked = maskPhone(e164);
+    // The first send needs no notice: the page itself says where the code went.
+    if (!previous) return { state: { channel, sent: true } satisfies Challenge };
     return {
       state: { channel, sent: true } satisfies Challenge,
-      notice: channel === 'sms' ? `We sent a code to ${masked}.` : `We are calling ${masked} now. Answer and listen for the code.`,
+      notice: channel === 'sms' ? `We sent a new code to ${masked}.` : `We are calling ${masked} now. Answer and listen for the code.`,
     };
   }
 
