@@ -117,7 +117,8 @@ export async function buildServices(config: Config, options: BuildOptions = {}):
   const sendLimits = new SendLimits(store, keyring, config.sendLimits, events, log);
   const receipts = new DeliveryReceipts(store);
   const sender = options.sender ?? createSender(config, log);
-  const phoneDeps = { config, keyring, codes, limits: sendLimits, sender, receipts, events, now };
+  const policy = new PolicyService(settings, db.kysely);
+  const phoneDeps = { config, keyring, codes, limits: sendLimits, sender, receipts, events, policy, now };
   // The order of the method chooser: the authenticator app first (NIST 800-63B 5.2.10).
   const offered: Factor[] = [
     new TotpFactor(store, keyring, attempts, config, now),
@@ -140,7 +141,7 @@ export async function buildServices(config: Config, options: BuildOptions = {}):
     accounts,
     throttle: new SignInThrottle(store, config.signIn),
     clients: new ClientService(new ClientRepo(db.kysely), keyring),
-    policy: new PolicyService(settings, db.kysely),
+    policy,
     signingKeys: new SigningKeys(new SigningKeyRepo(db.kysely), settings, keyring),
     factors,
     attempts,

@@ -241,6 +241,24 @@ describe('phone delivery: the requests the Vonage SDK makes, and failures on dem
       expect(claims.amr).to.deep.equal(['pwd', 'sms', 'mfa']);
     });
 
+    it('the other channel is not offered when the instance policy does not allow it', async () => {
+      const { username, number } = fresh();
+      const user = await userWithPhone(rig, username, ['voice'], number);
+      const policy = rig.server.services.policy;
+      await policy.set({ allowedFactors: ['totp', 'voice'] });
+      try {
+        rig.vonage.reset();
+        rig.vonage.callMode = { kind: 'http', status: 500 };
+        const start = await challenge(rig, user);
+        expect(buttons(start.page)).to.include('Call again').and.not.include('Text me instead');
+        const forced = await start.agent.submit(start.page, '/challenge/action', { action: 'switch' });
+        expect(rig.vonage.sms, 'a forged switch sends no text').to.have.length(0);
+        expect(textOf(forced)).to.include('That action is not available here.');
+      } finally {
+        await policy.set({ allowedFactors: ['totp', 'sms', 'voice'] });
+      }
+    });
+
     it('"Use another method" after a failed send reaches the other factor', async () => {
       const { username, number } = fresh();
       const user = await userWithPhone(rig, username, ['sms', 'voice'], number);

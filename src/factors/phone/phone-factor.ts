@@ -7,6 +7,7 @@ import type { Keyring } from '../../crypto/keyring.js';
 import type { StoredFactor } from '../../db/repos/factors.js';
 import { newFactorId } from '../../db/repos/factors.js';
 import type { SecurityEvents } from '../../events.js';
+import type { PolicyService } from '../../policy/service.js';
 import type { Codes } from '../../codes/codes.js';
 import { waitText, type SendLimits } from '../../abuse/send-limits.js';
 import type { DeliveryProblem, DeliveryReceipts } from '../../delivery/receipts.js';
@@ -23,6 +24,8 @@ export interface PhoneFactorDeps {
   sender: Sender;
   receipts: DeliveryReceipts;
   events: SecurityEvents;
+  /** The instance policy: the other channel is offered only if its factor type is allowed. */
+  policy: Pick<PolicyService, 'get'>;
   now: () => number;
 }
 
@@ -150,7 +153,7 @@ export abstract class PhoneFactor implements Factor {
   async challengeAction(ctx: AttemptContext, factor: StoredFactor, raw: FactorState, action: string): Promise<ActionOutcome> {
     const state = raw as Challenge;
     if (action === 'resend') return this.challengeSend(ctx, factor, state.channel ?? this.type, state);
-    if (action === 'switch' && this.canSwitch(factor)) return this.challengeSend(ctx, factor, other(state.channel ?? this.type), state);
+    if (action === 'switch' && (await this.canSwitch(factor))) return this.challengeSend(ctx, factor, other(state.channel ?? this.type), state);
     return { state, error: 'That action is not available here.' };
   }
 
@@ -159,9 +162,10 @@ export abstract class PhoneFactor implements Factor {
     const channel = state.channel ?? this.type;
     const e164 = this.numberOf(factor);
     const binding = { accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id };
-    const [cooldown, problem] = await Promise.all([
+    const [cooldown, problem, canSwitch] = await Promise.all([
       this.deps.limits.cooldownLeft({ ...binding, e164, callingCode: callingCodeOf(e164), channel, ip: ctx.ip }),
       this.deps.receipts.problem(binding),
+      this.canSwitch(factor),
     ]);
     return {
       channel,
@@ -170,12 +174,12 @@ export abstract class PhoneFactor implements Factor {
       againLabel: channel === 'sms' ? 'Resend code' : 'Call again',
       cooldown,
       cooldownText: cooldown > 0 ? waitText(cooldown) : null,
-      canSwitch: this.canSwitch(factor),
+      canSwitch,
       switchLabel: channel === 'sms' ? 'Call me instead' : 'Text me instead',
       // A receipt about the other channel (say a text that failed after the user took a call) is old news.
       undelivered:
         problem && problem.channel === channel
-          ? `${undeliveredText(problem)} ${this.canSwitch(factor) ? `Try ${channel === 'sms' ? 'a call' : 'a text message'} instead, or use another method.` : 'Try again, or use another method.'}`
+          ? `${undeliveredText(problem)} ${canSwitch ? `Try ${channel === 'sms' ? 'a call' : 'a text message'} instead, or use another method.` : 'Try again, or use another method.'}`
           : null,
     };
   }
@@ -192,12 +196,14 @@ export abstract class PhoneFactor implements Factor {
   }
 
   /**
-   * The other channel is offered when this installation sends by it and the number can take it
-   * (a landline enrolled for calls is never sent a text message).
+   * The other channel is offered when this installation sends by it, the instance policy allows
+   * its factor type (an administrator who turned text messages off gets none), and the number can
+   * take it (a landline enrolled for calls is never sent a text message).
    */
-  private canSwitch(factor: StoredFactor): boolean {
+  private async canSwitch(factor: StoredFactor): Promise<boolean> {
     const channel = other(this.type);
-    return this.deps.config.factors.includes(channel) && checkPhone(this.numberOf(factor), channel, this.deps.config.phone).ok;
+    if (!this.deps.config.factors.includes(channel) || !checkPhone(this.numberOf(factor), channel, this.deps.config.phone).ok) return false;
+    return (await this.deps.policy.get()).allowedFactors.includes(channel);
   }
 
   private async challengeSend(ctx: AttemptContext, factor: StoredFactor, channel: Channel, previous?: Challenge): Promise<ActionOutcome & { limit?: string }> {
