@@ -93,6 +93,25 @@ describe('abuse controls on sending codes', function () {
       }
     });
 
+    it('the defaults let +1 202 555 0123 receive codes, at least 5 an hour for one user and number, and stop at 6', async () => {
+      const clock = testClock();
+      const rig = await startPhoneRig({ store: 'memory', now: () => clock.now(), defaultLimits: true });
+      try {
+        const user = await userWithPhone(rig, name('defaults'), ['sms']);
+        for (let i = 0; i < 5; i++) {
+          const start = await challenge(rig, user);
+          expect(start.page.$('.error').text(), `sign-in ${i + 1}`).to.equal('');
+          clock.advance(60);
+        }
+        expect(rig.vonage.sms, 'the enrolment and five sign-ins').to.have.length(6);
+        const refused = await challenge(rig, user);
+        expect(errorOf(refused.page)).to.match(/^Too many codes sent to this number\. Try again in \d+ minutes or use another method\.$/);
+        expect(rig.vonage.sms).to.have.length(6);
+      } finally {
+        await rig.close();
+      }
+    });
+
     it('per account per hour: one user trying number after number', async () => {
       const { rig, events } = await rigWith({ perAccountHour: 3 });
       try {

@@ -32,7 +32,7 @@ export interface PhoneRig {
 }
 
 /** A fake Vonage and a Twofold that sends through it (the real SDK over HTTP). */
-export async function startPhoneRig(options: TestServerOptions & { webhooks?: boolean } = {}): Promise<PhoneRig> {
+export async function startPhoneRig(options: TestServerOptions & { webhooks?: boolean; defaultLimits?: boolean } = {}): Promise<PhoneRig> {
   const vonage = await startFakeVonage();
   const fake = vonage.config(options.webhooks ?? true) as { vonage: Record<string, unknown> };
   const extra = options.config ?? {};
@@ -43,7 +43,7 @@ export async function startPhoneRig(options: TestServerOptions & { webhooks?: bo
       config: {
         ...extra,
         vonage: { ...fake.vonage, ...((extra.vonage as object) ?? {}) },
-        sendLimits: { ...ROOMY_LIMITS, ...((extra.sendLimits as object) ?? {}) },
+        sendLimits: { ...(options.defaultLimits ? {} : ROOMY_LIMITS), ...((extra.sendLimits as object) ?? {}) },
       },
     });
   } catch (err) {
