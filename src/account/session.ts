@@ -18,10 +18,19 @@ export interface AccountSession {
   amr: string[];
   authTime: number;
   idToken: string;
-  /** A factor being added from the account page. */
-  enrolment?: { type: string; state: FactorState };
-  /** Recovery codes to show once, sealed, until the user leaves the page that shows them. */
+  /** When this session was opened (epoch seconds, Twofold's clock): "sign out other sessions" ends older ones. */
+  openedAt: number;
+  /**
+   * A factor being added from the account page. `id` names this one enrolment: its codes and
+   * attempts are bound to it, so each enrolment has its own attempt budget.
+   */
+  enrolment?: { id: string; type: string; state: FactorState };
+  /**
+   * New recovery codes, sealed, shown (with download and print) until the user says they saved
+   * them, makes another change, or `freshRecoveryCodesUntil` (epoch ms) passes.
+   */
   freshRecoveryCodes?: string;
+  freshRecoveryCodesUntil?: number;
   flash?: { notice?: string; error?: string };
 }
 
@@ -37,6 +46,7 @@ export class AccountSessions {
   constructor(
     private readonly store: SessionStore,
     private readonly secure: boolean,
+    private readonly now: () => number = Date.now,
   ) {}
 
   private key = (id: string) => `tf:account-session:${id}`;
@@ -51,10 +61,15 @@ export class AccountSessions {
   }
 
   /** Starts a new session (a new id: never reuse one from before the sign-in). */
-  async open(ctx: Context, init: Omit<AccountSession, 'id' | 'csrf'>): Promise<AccountSession> {
+  async open(ctx: Context, init: Omit<AccountSession, 'id' | 'csrf' | 'openedAt'>): Promise<AccountSession> {
     const previous = ctx.cookies.get(ACCOUNT_COOKIE, { signed: true });
     if (previous) await this.store.delete(this.key(previous));
-    const session: AccountSession = { id: randomBytes(24).toString('base64url'), csrf: randomBytes(24).toString('base64url'), ...init };
+    const session: AccountSession = {
+      id: randomBytes(24).toString('base64url'),
+      csrf: randomBytes(24).toString('base64url'),
+      openedAt: Math.floor(this.now() / 1000),
+      ...init,
+    };
     await this.save(session);
     ctx.cookies.set(ACCOUNT_COOKIE, session.id, this.cookieOptions(LIFETIME_SECONDS));
     return session;

@@ -138,7 +138,9 @@ export async function createApp(services: Services): Promise<TwofoldApp> {
   app.use(health.routes());
   app.use(vonageWebhookRoutes(config, services.receipts).routes());
   await ensureAccountClient(services);
-  app.use(accountRoutes(provider, services, views).routes());
+  const account = accountRoutes(provider, services, views);
+  app.use(account.routes());
+  app.use(account.allowedMethods());
   const admin = adminRoutes(provider, services);
   app.use(admin.routes());
   app.use(admin.allowedMethods({ throw: true }));

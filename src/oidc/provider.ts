@@ -10,7 +10,7 @@ import type { AccountService } from '../accounts/service.js';
 import type { PolicyService } from '../policy/service.js';
 import { adapterFactory } from './adapter.js';
 import { buildInteractionPolicy } from './interaction-policy.js';
-import { signedOut, signOutKey, type SignOutMarker } from '../account/service.js';
+import { tokenSignedOut, signOutKey, type SignOutMarker } from '../account/service.js';
 import { ACR_VALUES } from './second-factor-policy.js';
 import { accountClaims, CLAIMS_BY_SCOPE, SCOPES } from './claims.js';
 import { loadExistingGrant } from './grants.js';
@@ -111,7 +111,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (token) {
         const marker = await store.getJson<SignOutMarker>(signOutKey(sub));
         const t = token as unknown as { iat?: number; sessionUid?: string };
-        if (signedOut(marker, t.iat, t.sessionUid)) return undefined;
+        if (tokenSignedOut(marker, t.iat, t.sessionUid)) return undefined;
       }
       return { accountId: sub, claims: async () => accountClaims(account) };
     },
