@@ -175,6 +175,41 @@ describe('account page: every change needs the form token, a POST and a recent s
   });
 });
 
+describe('account page: the sign-in callback', function () {
+  this.timeout(30_000);
+  let rig: AccountRig;
+  before(async () => {
+    rig = await startAccountRig();
+  });
+  after(() => rig?.close());
+
+  it('answers a callback it did not start, an error, or a forged code with a 400 page, never a 500, and opens no session', async () => {
+    const agent = new Agent();
+    const stray = await agent.get(accountUrl(rig, '/callback?code=abc&state=def'));
+    expect(stray.status).to.equal(400);
+    expect(await stray.text()).to.include('Open the account page to try again');
+    // A pending sign-in, then a callback with the right state but a code Twofold never issued.
+    const start = await agent.get(accountUrl(rig, '/login'));
+    const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
+    const forged = await agent.get(accountUrl(rig, `/callback?code=forged-code&state=${encodeURIComponent(state)}`));
+    expect(forged.status).to.equal(400);
+    await forged.body?.cancel();
+    // A callback whose state is not the one this browser sent (login CSRF).
+    await (await agent.get(accountUrl(rig, '/login'))).body?.cancel();
+    const crossed = await agent.get(accountUrl(rig, `/callback?code=abc&state=${encodeURIComponent(state)}`));
+    expect(crossed.status).to.equal(400);
+    await crossed.body?.cancel();
+    const errored = await agent.get(accountUrl(rig, '/login'));
+    const state2 = new URL(errored.headers.get('location')!).searchParams.get('state')!;
+    const denied = await agent.get(accountUrl(rig, `/callback?error=access_denied&error_description=the+user+cancelled&state=${encodeURIComponent(state2)}`));
+    expect(denied.status).to.equal(400);
+    expect(await denied.text()).to.include('the user cancelled');
+    const page = await agent.get(accountUrl(rig));
+    expect(page.status, 'still signed out: the page starts a sign-in').to.equal(303);
+    await page.body?.cancel();
+  });
+});
+
 describe('account page: managing sign-in methods', function () {
   this.timeout(60_000);
   let rig: AccountRig;
