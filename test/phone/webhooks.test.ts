@@ -170,6 +170,10 @@ describe('Vonage webhooks: delivery receipts and call events', function () {
       expect((await rig.vonage.sendReceipt(rig.server.issuer, rig.vonage.sms.at(-1)!.messageId!, 'rejected')).status).to.equal(204);
       const reloaded = await start.agent.open(page.url.replace(/\/enrol\/action$/, ''));
       expect(textOf(reloaded)).to.include('Your text message could not be delivered');
+      // Another number that works: the old failure is no longer shown.
+      const other = await start.agent.submit(reloaded, '/enrol/action', { phone: '+1 202 555 0498' });
+      expect(textOf(other)).to.include('We sent a code to +1 ••• ••• 0498.');
+      expect(textOf(other)).to.not.include('could not be delivered');
     });
   });
 

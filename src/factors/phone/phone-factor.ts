@@ -212,7 +212,7 @@ export abstract class PhoneFactor implements Factor {
     // A failed send changes nothing: the code that went out before (and its channel) still holds.
     if (!sent.ok) return { state: previous ?? ({ channel, sent: false } satisfies Challenge), error: sent.error, ...(sent.limit ? { limit: sent.limit } : {}) };
     const binding = { accountId: ctx.account.id, bindingId: ctx.bindingId, factorId: factor.id };
-    await Promise.all([this.deps.receipts.clear(binding), this.deps.receipts.setLatest(binding, channel, this.deps.config.codes.ttlSeconds)]);
+    await this.deps.receipts.setLatest(binding, channel, this.deps.config.codes.ttlSeconds);
     const masked = maskPhone(e164);
     // The first send needs no notice: the page itself says where the code went.
     if (!previous) return { state: { channel, sent: true } satisfies Challenge };
@@ -242,6 +242,8 @@ export abstract class PhoneFactor implements Factor {
       return { ok: false, error: failureMessage(result.reason, channel) };
     }
     await reservation.commit();
+    // A new code went out: an earlier failed delivery is old news.
+    await receipts.clear(binding);
     if (result.id) await receipts.remember(result.id, { ...binding, channel });
     events.emit({ type: 'code.sent', outcome: 'success', ...event, details: { channel, country: callingCode, factor: this.type, to: maskPhone(e164) } });
     return { ok: true };
