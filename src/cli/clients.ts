@@ -1,6 +1,7 @@
 // twofold client add|update|list|show|remove|rotate-secret
 import type { Command } from 'commander';
 import type { ClientInput } from '../clients/service.js';
+import { AdminService, type Actor } from '../admin/service.js';
 import { collect, withServices } from './context.js';
 import { printJson, printRecord, printTable, say } from './output.js';
 
@@ -17,6 +18,9 @@ interface ClientOptions {
   admin?: boolean;
   json?: boolean;
 }
+
+/** Changes made here are audited like the admin API's, as made at the CLI. */
+const CLI: Actor = { via: 'cli' };
 
 function toInput(o: ClientOptions): Partial<ClientInput> {
   const input: Partial<ClientInput> = {
@@ -62,7 +66,7 @@ export function registerClientCommands(program: Command): void {
   clientOptions(client.command('add <client_id>').description('register a relying party'), false)
     .option('--json', 'print the result as JSON')
     .action(async (clientId: string, o: ClientOptions) => {
-      const { client: view, secret } = await withServices((s) => s.clients.add({ clientId, ...toInput(o) } as ClientInput));
+      const { client: view, secret } = await withServices((s) => new AdminService(s).addClient(CLI, { clientId, ...toInput(o) } as ClientInput));
       if (o.json) return printJson({ ...view, ...(secret ? { client_secret: secret } : {}) });
       say(`Registered client "${view.client_id}".`);
       if (secret) say(`client_secret: ${secret}\n(shown once: store it in the client's configuration now)`);
@@ -71,7 +75,7 @@ export function registerClientCommands(program: Command): void {
   clientOptions(client.command('update <client_id>').description('change a relying party (only the options given)'), true)
     .option('--json', 'print the result as JSON')
     .action(async (clientId: string, o: ClientOptions) => {
-      const view = await withServices((s) => s.clients.update(clientId, toInput(o)));
+      const view = await withServices((s) => new AdminService(s).updateClient(CLI, clientId, toInput(o)));
       if (o.json) return printJson(view);
       say(`Updated client "${view.client_id}".`);
     });
@@ -103,7 +107,7 @@ export function registerClientCommands(program: Command): void {
     .command('remove <client_id>')
     .description('remove a relying party')
     .action(async (clientId: string) => {
-      await withServices((s) => s.clients.remove(clientId));
+      await withServices((s) => new AdminService(s).removeClient(CLI, clientId));
       say(`Removed client "${clientId}".`);
     });
 
@@ -112,7 +116,7 @@ export function registerClientCommands(program: Command): void {
     .description('replace the client secret; the old one stops working at once')
     .option('--json', 'print JSON')
     .action(async (clientId: string, o: { json?: boolean }) => {
-      const secret = await withServices((s) => s.clients.rotateSecret(clientId));
+      const secret = await withServices((s) => new AdminService(s).rotateClientSecret(CLI, clientId));
       if (o.json) return printJson({ client_id: clientId, client_secret: secret });
       say(`New client_secret for "${clientId}": ${secret}\n(shown once)`);
     });

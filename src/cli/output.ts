@@ -3,7 +3,8 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-export function printTable(rows: Array<Record<string, unknown>>, columns: string[]): void {
+export function printTable(records: ReadonlyArray<object>, columns: string[]): void {
+  const rows = records as ReadonlyArray<Record<string, unknown>>;
   if (rows.length === 0) {
     process.stdout.write('(none)\n');
     return;

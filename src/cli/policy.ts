@@ -1,6 +1,7 @@
 // twofold policy show|set
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { FACTOR_TYPES, type FactorType, type Policy } from '../policy/service.js';
+import { AdminService } from '../admin/service.js';
 import { withServices } from './context.js';
 import { printJson, printRecord, say } from './output.js';
 
@@ -52,7 +53,7 @@ export function registerPolicyCommands(program: Command): void {
       if (o.allowedFactors !== undefined) changes.allowedFactors = o.allowedFactors;
       if (o.graceSkips !== undefined) changes.graceSkips = o.graceSkips;
       if (o.graceUntil !== undefined) changes.graceUntil = o.graceUntil === 'none' ? null : o.graceUntil;
-      const next = await withServices((s) => s.policy.set(changes));
+      const next = await withServices((s) => new AdminService(s).setPolicy({ via: 'cli' }, changes));
       if (o.json) return printJson(next);
       say(`Policy: require-mfa ${next.requireMfa}; factors ${next.allowedFactors.join(', ')}.`);
     });

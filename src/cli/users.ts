@@ -1,47 +1,24 @@
 // twofold user add|list|show|remove|set-password|disable|enable|reset-mfa|unlock
 import type { Command } from 'commander';
 import type { Account } from '../db/repos/accounts.js';
-import type { StoredFactor } from '../db/repos/factors.js';
 import type { Services } from '../services.js';
 import { keys } from '../store/session-store.js';
 import { loadConfig } from '../config/load.js';
 import { BadInput } from '../errors.js';
+import { AdminService, factorView, userView, type Actor } from '../admin/service.js';
 import { withServices } from './context.js';
 import { readPassword } from './password-input.js';
 import { printJson, printRecord, printTable, say } from './output.js';
 
-export function accountView(a: Account) {
-  return {
-    id: a.id,
-    username: a.username,
-    email: a.email,
-    name: a.name,
-    role: a.role,
-    locale: a.locale,
-    disabled: a.disabled,
-    created_at: new Date(a.createdAt).toISOString(),
-    updated_at: new Date(a.updatedAt).toISOString(),
-    password_changed_at: a.passwordChangedAt ? new Date(a.passwordChangedAt).toISOString() : null,
-  };
-}
-
-export function factorView(f: StoredFactor) {
-  return {
-    id: f.id,
-    type: f.type,
-    name: f.name,
-    preferred: f.preferred,
-    created_at: new Date(f.createdAt).toISOString(),
-    last_used_at: f.lastUsedAt ? new Date(f.lastUsedAt).toISOString() : null,
-  };
-}
-
-/** Clears the account's password and second-factor lockouts. */
+/** Clears the account's password and second-factor lockouts (without an audit event; tests use it). */
 export async function unlockAccount(services: Services, account: Account): Promise<void> {
   const k = keys.account(account.id);
   await services.throttle.unlock(account.username);
   await services.store.delete(k.failures, k.lock, k.lockouts);
 }
+
+/** Changes made here are audited like the admin API's, as made at the CLI. */
+const CLI: Actor = { via: 'cli' };
 
 export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('manage user accounts');
@@ -58,9 +35,9 @@ export function registerUserCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (username: string, o: { password?: string; passwordStdin?: boolean; email?: string; name?: string; role?: string; locale?: string; json?: boolean }) => {
       const password = await readPassword(o, true);
-      const account = await withServices((s) => s.accounts.create({ username, password, email: o.email, name: o.name, role: o.role, locale: o.locale }));
-      if (o.json) return printJson(accountView(account));
-      say(`Created user "${account.username}".`);
+      const view = await withServices((s) => new AdminService(s).addUser(CLI, { username, password, email: o.email, name: o.name, role: o.role, locale: o.locale }));
+      if (o.json) return printJson(view);
+      say(`Created user "${view.username}".`);
     });
 
   user
@@ -70,7 +47,7 @@ export function registerUserCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { search?: string; json?: boolean }) => {
       const { items } = await withServices((s) => s.accounts.list({ search: o.search, limit: 10_000 }));
-      const views = items.map(accountView);
+      const views = items.map(userView);
       if (o.json) return printJson(views);
       printTable(views, ['username', 'name', 'email', 'role', 'disabled']);
     });
@@ -84,16 +61,16 @@ export function registerUserCommands(program: Command): void {
         const account = await s.accounts.get(username);
         return { account, factors: await s.factors.list(account.id) };
       });
-      const view = { ...accountView(account), factors: factors.map(factorView) };
+      const view = { ...userView(account), factors: factors.map(factorView) };
       if (o.json) return printJson(view);
-      printRecord({ ...accountView(account), factors: factors.map((f) => `${f.type}${f.preferred ? '*' : ''}`).join(' ') || 'none' });
+      printRecord({ ...userView(account), factors: factors.map((f) => `${f.type}${f.preferred ? '*' : ''}`).join(' ') || 'none' });
     });
 
   user
     .command('remove <username>')
     .description('delete a user and their factors')
     .action(async (username: string) => {
-      await withServices((s) => s.accounts.remove(username));
+      await withServices((s) => new AdminService(s).removeUser(CLI, username));
       say(`Removed user "${username}".`);
     });
 
@@ -104,7 +81,7 @@ export function registerUserCommands(program: Command): void {
     .option('--password-stdin', 'read the new password from standard input')
     .action(async (username: string, o: { password?: string; passwordStdin?: boolean }) => {
       const password = await readPassword(o, true);
-      await withServices((s) => s.accounts.setPassword(username, password));
+      await withServices((s) => new AdminService(s).setPassword(CLI, username, password));
       say(`Password changed for "${username}".`);
     });
 
@@ -113,7 +90,7 @@ export function registerUserCommands(program: Command): void {
       .command(`${name} <username>`)
       .description(disabled ? 'stop a user from signing in' : 'let a disabled user sign in again')
       .action(async (username: string) => {
-        await withServices((s) => s.accounts.setDisabled(username, disabled));
+        await withServices((s) => new AdminService(s).setDisabled(CLI, username, disabled));
         say(`User "${username}" ${disabled ? 'disabled' : 'enabled'}.`);
       });
   }
@@ -122,12 +99,7 @@ export function registerUserCommands(program: Command): void {
     .command('reset-mfa <username>')
     .description("remove all of a user's second factors; they enrol again at their next sign-in")
     .action(async (username: string) => {
-      const removed = await withServices(async (s) => {
-        const account = await s.accounts.get(username);
-        const count = await s.factors.removeAll(account.id);
-        s.events.emit({ type: 'factor.reset', outcome: 'success', accountId: account.id, username: account.username, reason: 'admin_cli', details: { removed: count } });
-        return count;
-      });
+      const removed = await withServices((s) => new AdminService(s).resetMfa(CLI, username));
       say(`Removed ${removed} second factor${removed === 1 ? '' : 's'} of "${username}".`);
     });
 
@@ -137,10 +109,10 @@ export function registerUserCommands(program: Command): void {
     .action(async (username: string) => {
       await withServices(
         async (s) => {
-          const account = await s.accounts.get(username);
+          await s.accounts.get(username);
           // Without Redis the lockouts live in the running server's memory, out of this process's reach.
           if (s.store.kind !== 'redis') throw new BadInput('unlocking needs the shared session store (REDIS_URL); without it, lockouts live in the running server\'s memory and end when it restarts');
-          await unlockAccount(s, account);
+          await new AdminService(s).unlock(CLI, username);
         },
         { sessionStore: Boolean(loadConfig().redisUrl) },
       );

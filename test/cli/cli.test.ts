@@ -120,7 +120,7 @@ describe('CLI: twofold <command>', function () {
   describe('--help', () => {
     it('lists every command group, and each group its commands', async () => {
       const top = succeeded(await twofold('--help')).stdout;
-      for (const group of ['serve', 'client', 'user', 'policy', 'keys']) expect(top).to.match(new RegExp(`^\\s+${group}\\b`, 'm'));
+      for (const group of ['serve', 'client', 'user', 'policy', 'keys', 'audit']) expect(top).to.match(new RegExp(`^\\s+${group}\\b`, 'm'));
       const client = succeeded(await twofold('client', '--help')).stdout;
       for (const cmd of ['add', 'update', 'list', 'show', 'remove', 'rotate-secret']) expect(client).to.match(new RegExp(`^\\s+${cmd}\\b`, 'm'));
       const user = succeeded(await twofold('user', '--help')).stdout;
@@ -482,6 +482,57 @@ describe('CLI: twofold <command>', function () {
       expect(succeeded(await twofold('keys', 'remove', first[0]!.kid)).stdout).to.include(`Removed key ${first[0]!.kid}`);
       failed(await twofold('keys', 'remove', first[0]!.kid), /^twofold: no key /);
       expect(json<unknown[]>(await twofold('keys', 'list', '--json'))).to.have.length(initial.length + 3);
+    });
+  });
+
+  describe('audit', () => {
+    interface Event {
+      type: string;
+      outcome: string;
+      username: string | null;
+      client_id: string | null;
+      reason: string | null;
+    }
+
+    it('every change made above is in the audit trail, marked as made at the CLI, with no secret in it', async () => {
+      const events = json<Event[]>(await twofold('audit', '--json', '--limit', '1000'));
+      const seen = events.map((e) => `${e.type} ${e.username ?? e.client_id ?? '-'}`);
+      expect(seen).to.include.members([
+        'admin.client_added crm',
+        'admin.client_updated crm',
+        'admin.client_removed temp',
+        'admin.client_secret_rotated machine',
+        'admin.user_added alice',
+        'password.changed alice',
+        'admin.user_disabled bob',
+        'admin.user_enabled bob',
+        'factor.reset alice',
+        'admin.user_unlocked alice',
+        'admin.user_removed bob',
+        'admin.policy_changed -',
+      ]);
+      for (const event of events) expect(event.reason, event.type).to.equal('cli');
+      const text = JSON.stringify(events);
+      for (const secret of ['correct horse battery', 'a password from stdin', 'a brand new password', 'a-secret-of-at-least-32-characters-long', SECRET]) expect(text).to.not.include(secret);
+    });
+
+    it('filters by user (any case), client, type and time; prints a table', async () => {
+      const alice = json<Event[]>(await twofold('audit', '--user', 'ALICE', '--json'));
+      expect(alice.length).to.be.greaterThan(3);
+      expect(new Set(alice.map((e) => e.username))).to.deep.equal(new Set(['alice']));
+      const crm = json<Event[]>(await twofold('audit', '--client', 'crm', '--json'));
+      expect(crm.length).to.be.greaterThan(1);
+      expect(new Set(crm.map((e) => e.client_id))).to.deep.equal(new Set(['crm']));
+      const resets = json<Event[]>(await twofold('audit', '--type', 'factor.reset', '--since', '1h', '--json'));
+      expect(resets.map((e) => e.type)).to.deep.equal(['factor.reset', 'factor.reset']);
+      expect(json<Event[]>(await twofold('audit', '--since', '2999-01-01T00:00:00Z', '--json'))).to.deep.equal([]);
+      const table = succeeded(await twofold('audit', '--user', 'bob', '--limit', '2')).stdout.trimEnd().split('\n');
+      expect(table[0]).to.match(/^AT\s+TYPE\s+OUTCOME\s+USERNAME/);
+      expect(table).to.have.length(3);
+      await allFail(twofold, [
+        [['audit', '--since', 'last week'], /^twofold: --since "last week" is not a time/],
+        [['audit', '--limit', 'many'], /^twofold: --limit must be a whole number/],
+      ]);
     });
   });
 
