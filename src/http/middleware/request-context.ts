@@ -8,6 +8,8 @@ import type { Logger } from '../../log.js';
 export function requestContext(log: Logger, onFinished?: (ctx: { method: string; route: string; status: number; seconds: number }) => void): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
+    // Read now: once the client has gone, its socket (and so ctx.ip) may no longer be there.
+    const ip = ctx.ip;
     const incoming = ctx.get('x-request-id');
     const id = /^[A-Za-z0-9._-]{8,64}$/.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = id;
@@ -19,7 +21,7 @@ export function requestContext(log: Logger, onFinished?: (ctx: { method: string;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = ctx.status;
       const level = status >= 500 ? 'error' : 'info';
-      (ctx.state.log as Logger)[level]({ method: ctx.method, path: ctx.path, status, ms: Math.round(seconds * 1000), ip: ctx.ip }, 'request');
+      (ctx.state.log as Logger)[level]({ method: ctx.method, path: ctx.path, status, ms: Math.round(seconds * 1000), ip }, 'request');
       onFinished?.({ method: ctx.method, route: (ctx.state.route as string | undefined) ?? routeOf(ctx.path), status, seconds });
     }
   };
