@@ -72,7 +72,7 @@ export async function challengeScreen(
       factor: describe(services, current),
       partial: factor.views.challenge,
       view,
-      others: factors.filter((f) => f.id !== current.id && !services.factors.isFallback(f.type)).length,
+      others: factors.filter((f) => f.id !== current.id).length,
       recoveryFactorId: services.factors.isFallback(current.type) ? null : (factors.find((f) => services.factors.isFallback(f.type))?.id ?? null),
       notice: flash?.notice,
       error: error?.message ?? flash?.error,
