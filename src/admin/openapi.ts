@@ -40,8 +40,9 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
         401: problem('No valid bearer token'),
         403: problem('The token is valid but may not use the admin API (needs the admin scope of an admin client)'),
         ...(op.path.includes(':') ? { 404: problem('No such client or user') } : {}),
-        ...(op.method === 'post' && !op.path.includes(':') ? { 409: problem('It already exists') } : {}),
-        413: problem('The body is too large'),
+        ...(op.conflict ? { 409: problem(op.conflict) } : {}),
+        413: problem('The body is larger than 64 kB'),
+        415: problem('A body that is not JSON (Content-Type: application/json)'),
         503: problem('A backing service is unavailable; try again'),
       },
     };

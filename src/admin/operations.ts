@@ -27,6 +27,8 @@ export interface Operation {
   body?: z.ZodType;
   /** Success status and the schema of its body (none for 204). */
   status: number;
+  /** When it can answer 409, what the conflict is (documented in the OpenAPI document). */
+  conflict?: string;
   response?: z.ZodType;
   run(admin: AdminService, input: OperationInput): Promise<unknown>;
 }
@@ -65,21 +67,21 @@ export const OPERATIONS: Operation[] = [
   // --- clients
   { id: 'listClients', method: 'get', path: '/clients', tag: 'clients', summary: 'List relying parties', status: 200, response: s.page(s.clientViewSchema),
     run: async (a) => { const items = await a.listClients(); return { items, total: items.length, limit: items.length, offset: 0 }; } },
-  { id: 'createClient', method: 'post', path: '/clients', tag: 'clients', summary: 'Register a relying party; a generated secret is returned once', body: s.clientCreateSchema, status: 201, response: s.clientViewSchema,
+  { id: 'createClient', method: 'post', path: '/clients', tag: 'clients', summary: 'Register a relying party; a generated secret is returned once', body: s.clientCreateSchema, status: 201, response: s.clientViewSchema, conflict: 'A client with this client_id exists',
     run: async (a, { body, actor }) => { const { client, secret } = await a.addClient(actor, { clientId: body.client_id, ...clientInput(body) } as ClientInput); return { ...client, ...(secret ? { client_secret: secret } : {}) }; } },
   { id: 'getClient', method: 'get', path: '/clients/:client_id', tag: 'clients', summary: 'Show a relying party', status: 200, response: s.clientViewSchema,
     run: (a, { params }) => a.showClient(params.client_id!) },
-  { id: 'updateClient', method: 'patch', path: '/clients/:client_id', tag: 'clients', summary: 'Change a relying party (only the fields given), e.g. require_mfa', body: s.clientUpdateSchema, status: 200, response: s.clientViewSchema,
+  { id: 'updateClient', method: 'patch', path: '/clients/:client_id', tag: 'clients', summary: 'Change a relying party (only the fields given), e.g. require_mfa', body: s.clientUpdateSchema, status: 200, response: s.clientViewSchema, conflict: "The account page's own client (twofold-account) is managed by Twofold",
     run: (a, { params, body, actor }) => a.updateClient(actor, params.client_id!, clientInput(body)) },
-  { id: 'deleteClient', method: 'delete', path: '/clients/:client_id', tag: 'clients', summary: 'Remove a relying party', status: 204,
+  { id: 'deleteClient', method: 'delete', path: '/clients/:client_id', tag: 'clients', summary: 'Remove a relying party', status: 204, conflict: "The account page's own client (twofold-account) is managed by Twofold",
     run: (a, { params, actor }) => a.removeClient(actor, params.client_id!) },
-  { id: 'rotateClientSecret', method: 'post', path: '/clients/:client_id/rotate-secret', tag: 'clients', summary: 'Replace the client secret; the old one stops working at once', status: 200, response: s.secretViewSchema,
+  { id: 'rotateClientSecret', method: 'post', path: '/clients/:client_id/rotate-secret', tag: 'clients', summary: 'Replace the client secret; the old one stops working at once', status: 200, response: s.secretViewSchema, conflict: "The account page's own client (twofold-account) is managed by Twofold",
     run: async (a, { params, actor }) => ({ client_id: params.client_id!, client_secret: await a.rotateClientSecret(actor, params.client_id!) }) },
 
   // --- users
   { id: 'listUsers', method: 'get', path: '/users', tag: 'users', summary: 'List users, with search and paging', query: s.userListQuerySchema, status: 200, response: s.page(s.userViewSchema),
     run: async (a, { query }) => ({ ...(await a.listUsers(query)), limit: query.limit, offset: query.offset }) },
-  { id: 'createUser', method: 'post', path: '/users', tag: 'users', summary: 'Create a user', body: s.userCreateSchema, status: 201, response: s.userViewSchema,
+  { id: 'createUser', method: 'post', path: '/users', tag: 'users', summary: 'Create a user', body: s.userCreateSchema, status: 201, response: s.userViewSchema, conflict: 'A user with this username exists',
     run: (a, { body, actor }) => a.addUser(actor, body) },
   { id: 'getUser', method: 'get', path: '/users/:username', tag: 'users', summary: 'Show a user and their second factors', status: 200, response: s.userDetailSchema,
     run: (a, { params }) => a.showUser(params.username!) },

@@ -7,12 +7,13 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import { TwofoldError } from '../errors.js';
+import { BadInput, MethodNotAllowed, TwofoldError } from '../errors.js';
 import { parseInput } from '../validation.js';
 import { AdminService, type Actor } from './service.js';
 import { OPERATIONS } from './operations.js';
 import { openApiDocument } from './openapi.js';
 import type { Services } from '../services.js';
+import { z } from 'zod';
 
 export const ADMIN_PREFIX = '/admin/api/v1';
 const REALM = 'twofold-admin';
@@ -26,6 +27,32 @@ class Forbidden extends TwofoldError {
   override readonly status = 403;
   override readonly expose = true;
 }
+
+class PayloadTooLarge extends TwofoldError {
+  override readonly status = 413;
+  override readonly expose = true;
+}
+
+class UnsupportedMediaType extends TwofoldError {
+  override readonly status = 415;
+  override readonly expose = true;
+}
+
+const BODY_LIMIT = '64kb';
+
+/** What the JSON parser's failures mean for the caller. */
+function bodyError(err: unknown): never {
+  const e = err as { status?: number; message?: string };
+  if (e.status === 413) throw new PayloadTooLarge('The body is larger than 64 kB.');
+  if (/only supports object and array/.test(e.message ?? '')) throw new BadInput('The body must be a JSON object.');
+  if (e.status && e.status >= 400 && e.status < 500) throw new BadInput('The body is not valid JSON. Check its quotes, commas and braces.');
+  throw new BadInput('The body could not be read. Send JSON with Content-Type: application/json.');
+}
+
+/** An operation without a body takes none (an empty object is fine): unknown fields are refused. */
+const noBody = z.object({}).strict();
+
+const isJson = (ctx: Context) => (ctx.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
 
 async function authenticate(provider: Provider, ctx: Context): Promise<Actor> {
   const token = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)$/i.exec(ctx.get('authorization'))?.[1];
@@ -52,7 +79,7 @@ async function authenticate(provider: Provider, ctx: Context): Promise<Actor> {
 export function adminRoutes(provider: Provider, services: Services): Router {
   const admin = new AdminService(services);
   const router = new Router({ prefix: ADMIN_PREFIX });
-  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8', onError: (err) => { throw err; } });
+  const json = bodyParser({ enableTypes: ['json'], jsonLimit: BODY_LIMIT, encoding: 'utf-8', onError: bodyError });
 
   router.get('/openapi.json', (ctx) => {
     ctx.body = openApiDocument(services.config.issuer);
@@ -64,15 +91,21 @@ export function adminRoutes(provider: Provider, services: Services): Router {
   };
 
   for (const op of OPERATIONS) {
-    router[op.method](op.path, authenticated, json, async (ctx: Context) => {
-      const body = (ctx.request as unknown as { body?: unknown }).body;
-      if (op.body && (ctx.get('content-type') ?? '').split(';')[0]?.trim() !== 'application/json') {
-        ctx.throw(415, 'Send a JSON body with Content-Type: application/json.');
+    // JSON only: any other body is refused before it is read.
+    const contentType = async (ctx: Context, next: Next) => {
+      if (ctx.request.length || ctx.get('transfer-encoding')) {
+        if (!isJson(ctx)) throw new UnsupportedMediaType('Send the body as JSON with Content-Type: application/json.');
+      } else if (op.body && !isJson(ctx)) {
+        throw new UnsupportedMediaType('This operation needs a JSON body with Content-Type: application/json.');
       }
+      await next();
+    };
+    router[op.method](op.path, authenticated, contentType, json, async (ctx: Context) => {
+      const body = (ctx.request as unknown as { body?: unknown }).body;
       const input = {
         params: ctx.params as Record<string, string>,
-        query: op.query ? parseInput(op.query, { ...ctx.query }) : {},
-        body: op.body ? parseInput(op.body, body ?? {}) : undefined,
+        query: op.query ? parseInput(op.query, { ...ctx.query }) : parseInput(noBody, { ...ctx.query }),
+        body: op.body ? parseInput(op.body, body ?? {}) : parseInput(noBody, body ?? {}),
         actor: ctx.state.actor as Actor,
       };
       const result = await op.run(admin, input);
@@ -81,8 +114,12 @@ export function adminRoutes(provider: Provider, services: Services): Router {
     });
   }
 
-  // Anything else under the prefix: a problem document, not an HTML page.
+  // Anything else under the prefix: a problem document, not an HTML page; a known path with
+  // another method says which methods it takes.
   router.all('/{*rest}', (ctx) => {
+    const path = ctx.path.slice(ADMIN_PREFIX.length);
+    const allow = OPERATIONS.filter((op) => new RegExp(`^${op.path.replace(/:[A-Za-z_]+/g, '[^/]+')}$`).test(path)).map((op) => op.method.toUpperCase());
+    if (allow.length) throw new MethodNotAllowed(allow);
     ctx.throw(404, `No admin API route ${ctx.method} ${ctx.path}. See ${ADMIN_PREFIX}/openapi.json.`);
   });
   return router;

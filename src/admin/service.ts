@@ -7,6 +7,8 @@ import type { StoredFactor } from '../db/repos/factors.js';
 import type { Policy } from '../policy/service.js';
 import type { AuditQuery } from '../db/repos/audit.js';
 import { keys } from '../store/session-store.js';
+import { Conflict } from '../errors.js';
+import { ACCOUNT_CLIENT_ID } from '../account/client.js';
 
 /** Who is acting: an operator at the CLI, or an admin client over the API. */
 export type Actor = { via: 'cli' } | { via: 'api'; clientId: string; ip?: string; userAgent?: string };
@@ -57,6 +59,22 @@ export const factorView = (f: StoredFactor): FactorView => ({
   last_used_at: iso(f.lastUsedAt),
 });
 
+/** Where an administrator's change came from, for the audit trail: the API client and its caller, or the CLI. */
+function origin(actor: Actor) {
+  return {
+    ip: actor.via === 'api' ? (actor.ip ?? null) : null,
+    userAgent: actor.via === 'api' ? (actor.userAgent ?? null) : null,
+    reason: actor.via === 'api' ? `api:${actor.clientId}` : 'cli',
+  };
+}
+
+/** Twofold registers and corrects its own account-page client at every start; nobody else changes it. */
+function notInternal(clientId: string): void {
+  if (clientId === ACCOUNT_CLIENT_ID) {
+    throw new Conflict(`"${ACCOUNT_CLIENT_ID}" is the account page's own client, managed by Twofold itself; it cannot be changed or removed.`);
+  }
+}
+
 export class AdminService {
   constructor(private readonly s: Services) {}
 
@@ -67,9 +85,7 @@ export class AdminService {
       accountId: target.accountId ?? null,
       username: target.username ?? null,
       clientId: target.clientId ?? null,
-      ip: actor.via === 'api' ? (actor.ip ?? null) : null,
-      userAgent: actor.via === 'api' ? (actor.userAgent ?? null) : null,
-      reason: actor.via === 'api' ? `api:${actor.clientId}` : 'cli',
+      ...origin(actor),
       ...(details ? { details } : {}),
     });
   }
@@ -91,17 +107,20 @@ export class AdminService {
   }
 
   async updateClient(actor: Actor, clientId: string, changes: Partial<Omit<ClientInput, 'clientId'>>): Promise<ClientView> {
+    notInternal(clientId);
     const updated = await this.s.clients.update(clientId, changes);
     this.record(actor, 'client_updated', { clientId }, { fields: Object.keys(changes).filter((k) => k !== 'secret'), require_mfa: updated.require_mfa });
     return updated;
   }
 
   async removeClient(actor: Actor, clientId: string): Promise<void> {
+    notInternal(clientId);
     await this.s.clients.remove(clientId);
     this.record(actor, 'client_removed', { clientId });
   }
 
   async rotateClientSecret(actor: Actor, clientId: string): Promise<string> {
+    notInternal(clientId);
     const secret = await this.s.clients.rotateSecret(clientId);
     this.record(actor, 'client_secret_rotated', { clientId });
     return secret;
@@ -142,7 +161,7 @@ export class AdminService {
   /** A new password; the user's second factors stay as they are (NIST: a reset never drops MFA). */
   async setPassword(actor: Actor, username: string, password: unknown): Promise<void> {
     const account = await this.s.accounts.setPassword(username, password);
-    this.s.events.emit({ type: 'password.changed', outcome: 'success', accountId: account.id, username: account.username, reason: actor.via === 'api' ? `api:${actor.clientId}` : 'cli' });
+    this.s.events.emit({ type: 'password.changed', outcome: 'success', accountId: account.id, username: account.username, ...origin(actor) });
   }
 
   async setDisabled(actor: Actor, username: string, disabled: boolean): Promise<Account> {
@@ -151,16 +170,17 @@ export class AdminService {
     return account;
   }
 
-  /** Removes every second factor (and recovery code); the user enrols again at the next sign-in. */
+  /** Removes every second factor and the recovery codes; the user enrols again at the next sign-in. */
   async resetMfa(actor: Actor, username: string): Promise<number> {
     const account = await this.s.accounts.get(username);
     const removed = await this.s.factors.removeAll(account.id);
+    await this.s.recovery.discard(account.id);
     this.s.events.emit({
       type: 'factor.reset',
       outcome: 'success',
       accountId: account.id,
       username: account.username,
-      reason: actor.via === 'api' ? `api:${actor.clientId}` : 'cli',
+      ...origin(actor),
       details: { removed },
     });
     return removed;
