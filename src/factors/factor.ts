@@ -13,6 +13,8 @@ export interface AttemptContext {
   ip: string;
   userAgent: string;
   locale: string;
+  /** The relying party the sign-in is for (for the audit trail); none on the account page. */
+  clientId?: string;
 }
 
 /** Factor-owned state kept in the login transaction between requests (JSON; secrets sealed). */

@@ -60,18 +60,18 @@ export async function startTransaction(services: FlowServices, facts: Interactio
 /** Where the user stands in the sign-in: the screen to show, or the end of it. */
 export async function nextStep(services: FlowServices, facts: InteractionFacts, tx: LoginTransaction, who: Requester): Promise<Outcome> {
   if (facts.prompt.name === 'consent') return render('consent', {});
-  if (tx.acrUnattainable) return unmetAcr(services, tx);
+  if (tx.acrUnattainable) return unmetAcr(services, tx, who);
   if (!tx.accountId || tx.passwordTooOld) return passwordScreen(tx);
 
   const account = await services.accounts.findById(tx.accountId);
   if (!account || account.disabled) return passwordScreen({ ...tx, accountId: undefined });
-  if (!tx.secondFactorRequired && !tx.secondFactor) return finishWithPassword(services, tx);
+  if (!tx.secondFactorRequired && !tx.secondFactor) return finishWithPassword(services, tx, who, account.username);
 
   if (tx.secondFactor) {
     if (tx.enrolment) return enrolmentScreen(services, tx, account, who);
     if (tx.choosing) return chooserScreen(services, tx, account);
     if (tx.enrolled.length > 0) return enrolledScreen(services, tx, account);
-    return finishWithSecondFactor(services, tx, account);
+    return finishWithSecondFactor(services, tx, account, who);
   }
 
   const lockedFor = await services.attempts.lockedFor(account.id);

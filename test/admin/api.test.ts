@@ -301,6 +301,8 @@ describe('admin API', function () {
       res = await api('POST', '/users/eve/reset-mfa');
       expect(res.body).to.deep.equal({ removed: 2 });
       expect((await api('GET', '/users/eve')).body.factors).to.deep.equal([]);
+      const leftover = await server.services.db.kysely.selectFrom('recovery_codes').select('id').where('account_id', '=', eve.account.id).execute();
+      expect(leftover, 'the recovery codes go with the factors').to.deep.equal([]);
       const enrolAgain = await startSignIn(mfa, { username: 'eve', password: 'eve new password' });
       expect(enrolAgain.page.$('form[action$="/enrol"]').length, 'enrols again at the next sign-in').to.be.greaterThan(0);
 

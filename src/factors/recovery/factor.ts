@@ -36,6 +36,7 @@ export class RecoveryFactor implements ChallengeFactor {
         outcome: 'success',
         accountId: ctx.account.id,
         username: ctx.account.username,
+        clientId: ctx.clientId ?? null,
         ip: ctx.ip,
         userAgent: ctx.userAgent,
         details: { remaining, low: remaining <= LOW_RECOVERY_CODES },

@@ -16,6 +16,7 @@ export const INVALID_CODE = "That code didn't work. Check it and try again.";
 export const attemptContext = (tx: LoginTransaction, account: Account, who: Requester): AttemptContext => ({
   account,
   bindingId: tx.uid,
+  clientId: tx.clientId,
   ip: who.ip,
   userAgent: who.userAgent,
   // The account's own language first; then the browser's ("*" when it sent none); then English.
@@ -108,7 +109,7 @@ export async function submitChallengeCode(
   delete fresh.challenge;
   await services.transactions.save(fresh);
   await services.factors.touch(stored);
-  return finishWithSecondFactor(services, fresh, account);
+  return finishWithSecondFactor(services, fresh, account, who);
 }
 
 /** POST an action on the challenge screen (Resend code, Call again). */

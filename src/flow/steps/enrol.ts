@@ -52,7 +52,7 @@ export async function skipEnrolment(services: FlowServices, tx: LoginTransaction
     userAgent: who.userAgent,
     reason: 'grace_policy',
   });
-  return finishWithGraceSkip(services, tx, account);
+  return finishWithGraceSkip(services, tx, account, who);
 }
 
 export async function enrolmentScreen(

@@ -1,14 +1,17 @@
 // Steps 3 and 9: the sign-in result handed to oidc-provider. What the ID token says comes from
-// here: acr, amr (RFC 8176) and auth_time.
-import type { FlowServices, Outcome } from '../context.js';
+// here: acr, amr (RFC 8176) and auth_time. The audit event of each ending carries who signed in
+// from where (`who`), like every other sign-in event.
+import type { FlowServices, Outcome, Requester } from '../context.js';
 import { CONTINUE } from '../context.js';
 import type { LoginTransaction } from '../transaction.js';
 import type { Account } from '../../db/repos/accounts.js';
 import { ACR_MFA, ACR_PASSWORD, amrFor } from '../../oidc/second-factor-policy.js';
 
+const from = (who?: Requester) => (who ? { ip: who.ip, userAgent: who.userAgent } : {});
+
 /** Step 0: the relying party demands an acr no sign-in here can give; say so instead of looping. */
-export async function unmetAcr(services: FlowServices, tx: LoginTransaction): Promise<Outcome> {
-  services.events.emit({ type: 'signin.failed', outcome: 'failure', accountId: tx.accountId ?? null, clientId: tx.clientId, reason: 'unmet_authentication_requirements' });
+export async function unmetAcr(services: FlowServices, tx: LoginTransaction, who?: Requester): Promise<Outcome> {
+  services.events.emit({ type: 'signin.failed', outcome: 'failure', accountId: tx.accountId ?? null, clientId: tx.clientId, ...from(who), reason: 'unmet_authentication_requirements' });
   return {
     kind: 'abort',
     error: 'unmet_authentication_requirements',
@@ -16,16 +19,16 @@ export async function unmetAcr(services: FlowServices, tx: LoginTransaction): Pr
   };
 }
 
-export async function finishWithPassword(services: FlowServices, tx: LoginTransaction): Promise<Outcome> {
-  if (tx.acrUnattainable) return unmetAcr(services, tx);
+export async function finishWithPassword(services: FlowServices, tx: LoginTransaction, who?: Requester, username?: string): Promise<Outcome> {
+  if (tx.acrUnattainable) return unmetAcr(services, tx, who);
   if (!tx.accountId || !tx.passwordAt || tx.secondFactorRequired) return CONTINUE;
-  services.events.emit({ type: 'signin.succeeded', outcome: 'success', accountId: tx.accountId, clientId: tx.clientId, details: { acr: ACR_PASSWORD } });
+  services.events.emit({ type: 'signin.succeeded', outcome: 'success', accountId: tx.accountId, ...(username ? { username } : {}), clientId: tx.clientId, ...from(who), details: { acr: ACR_PASSWORD } });
   await services.transactions.end(tx.uid);
   return { kind: 'finish', login: { accountId: tx.accountId, acr: ACR_PASSWORD, amr: amrFor(), ts: tx.passwordAt } };
 }
 
-export async function finishWithSecondFactor(services: FlowServices, tx: LoginTransaction, account: Account): Promise<Outcome> {
-  if (tx.acrUnattainable) return unmetAcr(services, tx);
+export async function finishWithSecondFactor(services: FlowServices, tx: LoginTransaction, account: Account, who?: Requester): Promise<Outcome> {
+  if (tx.acrUnattainable) return unmetAcr(services, tx, who);
   const second = tx.secondFactor;
   if (!second || tx.accountId !== account.id) return CONTINUE;
   services.events.emit({
@@ -34,6 +37,7 @@ export async function finishWithSecondFactor(services: FlowServices, tx: LoginTr
     accountId: account.id,
     username: account.username,
     clientId: tx.clientId,
+    ...from(who),
     details: { acr: ACR_MFA, factor: second.type },
   });
   await services.transactions.end(tx.uid);
@@ -41,8 +45,8 @@ export async function finishWithSecondFactor(services: FlowServices, tx: LoginTr
 }
 
 /** The user skipped enrolment under the rollout grace policy: the sign-in ends with the password only. */
-export async function finishWithGraceSkip(services: FlowServices, tx: LoginTransaction, account: Account): Promise<Outcome> {
-  if (tx.acrUnattainable) return unmetAcr(services, tx);
+export async function finishWithGraceSkip(services: FlowServices, tx: LoginTransaction, account: Account, who?: Requester): Promise<Outcome> {
+  if (tx.acrUnattainable) return unmetAcr(services, tx, who);
   if (!tx.passwordAt || tx.accountId !== account.id || tx.secondFactor || tx.requestedByRelyingParty) return CONTINUE;
   services.events.emit({
     type: 'signin.succeeded',
@@ -50,6 +54,7 @@ export async function finishWithGraceSkip(services: FlowServices, tx: LoginTrans
     accountId: account.id,
     username: account.username,
     clientId: tx.clientId,
+    ...from(who),
     reason: 'grace_skip',
     details: { acr: ACR_PASSWORD },
   });
@@ -58,8 +63,8 @@ export async function finishWithGraceSkip(services: FlowServices, tx: LoginTrans
 }
 
 /** POST "Finish" on the Setup / Finish screen. */
-export async function submitFinish(services: FlowServices, tx: LoginTransaction): Promise<Outcome> {
+export async function submitFinish(services: FlowServices, tx: LoginTransaction, who?: Requester): Promise<Outcome> {
   if (!tx.accountId || !tx.secondFactor) return CONTINUE;
   const account = await services.accounts.findById(tx.accountId);
-  return account ? finishWithSecondFactor(services, tx, account) : CONTINUE;
+  return account ? finishWithSecondFactor(services, tx, account, who) : CONTINUE;
 }

@@ -91,5 +91,5 @@ export async function submitPassword(
     ip: who.ip,
     userAgent: who.userAgent,
   });
-  return tx.secondFactorRequired ? CONTINUE : finishWithPassword(services, tx);
+  return tx.secondFactorRequired ? CONTINUE : finishWithPassword(services, tx, who, check.account.username);
 }

@@ -154,7 +154,7 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
   router.post('/enrol/cancel', load, csrf, step(({ tx }) => enrol.cancelEnrolment(services, tx)));
   router.post('/enrol/skip', load, csrf, step(({ tx, who }) => enrol.skipEnrolment(services, tx, who)));
   router.post('/setup', load, csrf, step(({ tx }) => enrol.setupAnother(services, tx)));
-  router.post('/finish', load, csrf, step(({ tx }) => finish.submitFinish(services, tx)));
+  router.post('/finish', load, csrf, step(({ tx, who }) => finish.submitFinish(services, tx, who)));
   router.post('/challenge/verify', load, csrf, step(({ facts, tx, who }, ctx) => challenge.submitChallengeCode(services, facts, tx, who, field(ctx, 'code'))));
   router.post('/challenge/action', load, csrf, step(({ tx, who }, ctx) => challenge.submitChallengeAction(services, tx, who, field(ctx, 'action') ?? '')));
   router.post('/methods', load, csrf, step(({ tx }) => challenge.showMethods(services, tx)));
