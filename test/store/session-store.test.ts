@@ -12,6 +12,7 @@ import { sessionStoreContract } from './session-store.contract.js';
 describe('session store contract: memory', () => {
   let now = Date.now();
   sessionStoreContract(async () => new MemorySessionStore(() => now), {
+    now: () => now,
     elapse: async (seconds) => {
       now += seconds * 1000;
     },
@@ -55,7 +56,7 @@ describe('session store contract: redis', function () {
       return new RedisSessionStore(client);
     },
     // Redis expires keys at millisecond precision; a little slack covers the round trips.
-    { elapse: (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000 + 150)) },
+    { now: Date.now, elapse: (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000 + 150)) },
   );
 
   // Mocha runs sub-suites in the order they are declared, so this one runs after every contract
