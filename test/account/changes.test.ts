@@ -339,6 +339,31 @@ describe('account page: managing sign-in methods', function () {
     expect(done.redirectedTo, textOf(done)).to.match(/^https:\/\/rp\.example\.com\/callback/);
   });
 
+  it('adding a method takes one attempt per code like any challenge: five wrong codes end that enrolment', async () => {
+    const user = await userWithApp(rig, 'fumbler');
+    let page = await openAccount(rig, user);
+    page = await user.agent.submit(page, '/account/enrol', { method: 'sms' }, { button: 'Text message (SMS)' });
+    page = await user.agent.submit(page, '/enrol/action', { phone: NUMBER });
+    const right = rig.vonage.lastSmsCode();
+    const wrong = (i: number) => String((Number(right) + 1 + i) % 1_000_000).padStart(6, '0');
+    const { challengeMaxFailures } = rig.server.config.mfa;
+    for (let i = 0; i < challengeMaxFailures - 1; i++) {
+      page = await user.agent.submit(page, '/enrol/verify', { code: wrong(i) });
+      expect(page.status, textOf(page)).to.equal(400);
+    }
+    page = await user.agent.submit(page, '/enrol/verify', { code: wrong(challengeMaxFailures) });
+    expect(page.url).to.equal(accountUrl(rig));
+    expect(textOf(page)).to.include('Too many wrong codes for this method. Start adding it again.');
+    // The enrolment is over: the right code binds nothing now.
+    const late = await user.agent.post(accountUrl(rig, '/enrol/verify'), { _csrf: csrfOf(page), code: right });
+    expect(late.status).to.equal(303);
+    await late.body?.cancel();
+    expect((await factorsOf(rig, user.accountId)).map((f) => f.type)).to.not.include('sms');
+    // Starting again gives a new enrolment with its own attempts, under the account-wide count.
+    page = await addSms(user, page);
+    expect((await factorsOf(rig, user.accountId)).map((f) => f.type)).to.include('sms');
+  });
+
   it('a user without a factor adds the first one through the step-up itself', async () => {
     const user = await createUser(rig.server, 'newcomer');
     const agent = new Agent();
