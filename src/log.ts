@@ -4,7 +4,34 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-const SECRET_FIELDS = ['password', 'secret', 'token', 'access_token', 'refresh_token', 'id_token', 'client_secret', 'authorization', 'cookie', 'phone', 'otp'];
+const SECRET_FIELDS = [
+  'password',
+  'secret',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'client_secret',
+  'code_verifier',
+  'authorization',
+  'cookie',
+  'phone',
+  'e164',
+  'msisdn',
+  'otp',
+  'seed',
+  'recoveryCodes',
+  'apiSecret',
+  'api_secret',
+  'privateKey',
+  'private_key',
+  'signatureSecret',
+];
+/**
+ * A one-time code, where a request's fields would carry it. Not every `code` (an error's `code`,
+ * such as ECONNREFUSED, is what an operator needs to see).
+ */
+const CODE_PATHS = ['code', 'body.code', 'form.code', 'query.code', 'params.code'];
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -12,7 +39,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       level,
       base: { service: 'twofold' },
       redact: {
-        paths: [...SECRET_FIELDS, ...SECRET_FIELDS.map((f) => `*.${f}`), 'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]'],
+        paths: [...SECRET_FIELDS, ...SECRET_FIELDS.map((f) => `*.${f}`), ...CODE_PATHS, 'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]'],
         censor: '[redacted]',
       },
       timestamp: pino.stdTimeFunctions.isoTime,
