@@ -8,7 +8,7 @@ import type { StoredFactor } from '../db/repos/factors.js';
 import { passwordSchema } from '../accounts/schemas.js';
 import { tryAgainIn } from '../accounts/throttle.js';
 import { parseInput } from '../validation.js';
-import { BadInput, TooManyAttempts } from '../errors.js';
+import { BadInput, NotFound, TooManyAttempts } from '../errors.js';
 import { keys } from '../store/session-store.js';
 import { ACCOUNT_CLIENT_ID } from './client.js';
 import { maskPhone } from '../phone/phone.js';
@@ -18,7 +18,16 @@ export interface Who {
   userAgent: string;
 }
 
-const factorName = z.string().trim().min(1, 'Give the method a name.').max(60, 'Keep the name under 60 characters.');
+const factorName = z
+  .string()
+  .trim()
+  .min(1, 'Give the method a name.')
+  .max(60, 'Keep the name under 60 characters.')
+  // Control characters (a NUL cannot even be stored in PostgreSQL) have no place in a name.
+  .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), 'Use letters, digits, spaces and punctuation in the name.');
+
+/** Factor ids are UUIDs; anything else names no factor (and never reaches the database). */
+const FACTOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * "Sign out other sessions": every SSO session, account-page session and token of the account
@@ -90,6 +99,7 @@ export class AccountSelfService {
 
   /** A real sign-in method (not the recovery codes) of this account. */
   private async ownFactor(account: Account, factorId: string): Promise<StoredFactor> {
+    if (!FACTOR_ID.test(factorId)) throw new NotFound('That method is not set up on this account.');
     const factor = await this.s.factors.find(account.id, factorId);
     if (this.s.factors.isFallback(factor.type)) throw new BadInput('Recovery codes are managed in their own section of this page.');
     return factor;

@@ -52,6 +52,14 @@ function bodyError(err: unknown): never {
 /** An operation without a body takes none (an empty object is fine): unknown fields are refused. */
 const noBody = z.object({}).strict();
 
+/** PostgreSQL cannot store U+0000 in text, and no name, address or filter needs it: refuse it anywhere in the input. */
+function refuseNul(value: unknown, where = ''): void {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) throw new BadInput(`${where || 'The body'} may not contain the NUL character (U+0000).`);
+  } else if (Array.isArray(value)) value.forEach((v, i) => refuseNul(v, `${where}[${i}]`));
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) refuseNul(v, where ? `${where}.${k}` : k);
+}
+
 const isJson = (ctx: Context) => (ctx.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
 
 async function authenticate(provider: Provider, ctx: Context): Promise<Actor> {
@@ -102,6 +110,7 @@ export function adminRoutes(provider: Provider, services: Services): Router {
     };
     router[op.method](op.path, authenticated, contentType, json, async (ctx: Context) => {
       const body = (ctx.request as unknown as { body?: unknown }).body;
+      for (const part of [ctx.params, { ...ctx.query }, body]) refuseNul(part);
       const input = {
         params: ctx.params as Record<string, string>,
         query: op.query ? parseInput(op.query, { ...ctx.query }) : parseInput(noBody, { ...ctx.query }),

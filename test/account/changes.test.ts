@@ -299,6 +299,32 @@ describe('account page: managing sign-in methods', function () {
     expect(await factorsOf(rig, owner.accountId)).to.deep.equal(before);
   });
 
+  it('odd factor ids and names (NUL bytes, control characters, 10 kB) are refused with a reason, never a 500, also on PostgreSQL', async () => {
+    const pg = await startAccountRig({ db: 'postgres' });
+    try {
+      const user = await userWithApp(pg, 'odd-input');
+      const totp = await factorId(pg, user.accountId, 'totp');
+      const page = await openAccount(pg, user);
+      const token = csrfOf(page);
+      for (const id of ['a%00b', encodeURIComponent('x'.repeat(10_000)), '..%2F..%2Fetc', `${totp}%00`]) {
+        for (const action of ['rename', 'preferred', 'remove']) {
+          const res = await user.agent.post(accountUrl(pg, `/factors/${id}/${action}`), { _csrf: token, name: 'fine' });
+          expect(res.status, `${action} ${id.slice(0, 20)}`).to.be.oneOf([303, 404]);
+          await res.body?.cancel();
+        }
+      }
+      for (const [name, reason] of [['a\u0000b', 'Use letters'], ['tab\there', 'Use letters'], ['x'.repeat(10_000), 'under 60 characters']] as const) {
+        const res = await user.agent.post(accountUrl(pg, `/factors/${totp}/rename`), { _csrf: token, name });
+        expect(res.status).to.equal(303);
+        await res.body?.cancel();
+        expect(textOf(await user.agent.open(accountUrl(pg)))).to.include(reason);
+      }
+      expect((await factorsOf(pg, user.accountId)).find((f) => f.type === 'totp')!.name).to.equal('Authenticator app');
+    } finally {
+      await pg.close();
+    }
+  });
+
   it('keeps the last sign-in method while the policy requires a second factor for everyone, and says why', async () => {
     await rig.server.services.policy.set({ requireMfa: 'all' });
     try {

@@ -481,6 +481,43 @@ describe('admin API', function () {
     });
   });
 
+  describe('bad input on PostgreSQL, which refuses NUL bytes in text', () => {
+    it('a NUL anywhere in the address, the query or the body: 400 naming where, never a 500', async () => {
+      const pg = await startTestServer({ db: 'postgres' });
+      try {
+        const client = await registerClient(pg, { grantTypes: ['client_credentials'], admin: true, redirectUris: [] });
+        const bearer = await adminToken(client);
+        await pg.services.accounts.create({ username: 'nul-target' });
+        const cases: Array<[string, string, unknown, RegExp]> = [
+          ['GET', '/clients/a%00b', undefined, /client_id/],
+          ['PATCH', '/clients/a%00b', { require_mfa: true }, /client_id/],
+          ['DELETE', '/clients/a%00b', undefined, /client_id/],
+          ['POST', '/clients/a%00b/rotate-secret', undefined, /client_id/],
+          ['GET', '/users/a%00b', undefined, /username/],
+          ['GET', '/users?search=a%00b', undefined, /search/],
+          ['GET', '/audit?user=a%00b', undefined, /user/],
+          ['GET', '/audit?client=a%00b', undefined, /client/],
+          ['GET', '/audit?type=a%00b', undefined, /type/],
+          ['POST', '/users', { username: 'fine', name: 'a\u0000b' }, /name/],
+          ['PATCH', '/users/nul-target', { name: 'x\u0000' }, /name/],
+          ['POST', '/clients', { client_id: 'named', client_name: 'a\u0000b', redirect_uris: [REDIRECT_URI] }, /client_name/],
+          ['POST', '/clients', { client_id: 'uris', redirect_uris: [`${REDIRECT_URI}\u0000`] }, /redirect_uris\[0\]/],
+          ['POST', '/users/nul-target/password', { password: 'long enough\u0000' }, /password/],
+        ];
+        for (const [method, path, body, where] of cases) {
+          const res = await fetch(`${pg.issuer}${ADMIN_PREFIX}${path}`, { method, headers: { authorization: `Bearer ${bearer}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+          const problem = (await res.json()) as { detail: string };
+          expect(res.status, `${method} ${path} ${JSON.stringify(body)}: ${problem.detail}`).to.equal(400);
+          expect(res.headers.get('content-type')).to.match(/problem\+json/);
+          expect(problem.detail).to.match(where).and.include('NUL');
+        }
+        expect((await pg.services.clients.list()).map((c) => c.client_id)).to.not.include.members(['named', 'uris']);
+      } finally {
+        await pg.close();
+      }
+    });
+  });
+
   describe('require_mfa through the API', () => {
     it('changes the very next sign-in of that client, also over an existing session', async () => {
       const created = await api('POST', '/clients', { body: { client_id: 'shop', redirect_uris: [REDIRECT_URI] } });
