@@ -468,7 +468,7 @@ describe('admin API', function () {
       expect(res.status).to.equal(400);
       expect(res.body.detail).to.match(/include_secrets/);
       expect((await api('GET', '/users/nobody-here')).status).to.equal(404);
-      expect((await api('GET', '/users/%00')).status).to.equal(404);
+      expect((await api('GET', '/users/%00')).status).to.equal(400);
       expect((await api('GET', '/users/' + 'x'.repeat(5000))).status).to.equal(404);
       expect((await api('POST', '/users/nobody-here/unlock')).status).to.equal(404);
       // Anything not in the table is a problem document too.
