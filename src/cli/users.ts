@@ -8,6 +8,7 @@ import { BadInput } from '../errors.js';
 import { AdminService, factorView, userView, type Actor } from '../admin/service.js';
 import { withServices } from './context.js';
 import { readPassword } from './password-input.js';
+import { INTERNAL_UNLOCK, unlockMessage } from '../http/routes/internal.js';
 import { printJson, printRecord, printTable, say } from './output.js';
 
 /** Clears the account's password and second-factor lockouts (without an audit event; tests use it). */
@@ -107,15 +108,39 @@ export function registerUserCommands(program: Command): void {
     .command('unlock <username>')
     .description("clear a user's sign-in and second-factor lockouts")
     .action(async (username: string) => {
-      await withServices(
+      const config = loadConfig();
+      const where = await withServices(
         async (s) => {
+          if (s.store.kind === 'redis') {
+            await new AdminService(s).unlock(CLI, username);
+            return 'shared';
+          }
+          // Without Redis the lockouts live in the running server's memory: ask it (a request
+          // signed with a key from TWOFOLD_SECRET). No server running means no lockouts to clear.
           await s.accounts.get(username);
-          // Without Redis the lockouts live in the running server's memory, out of this process's reach.
-          if (s.store.kind !== 'redis') throw new BadInput('unlocking needs the shared session store (REDIS_URL); without it, lockouts live in the running server\'s memory and end when it restarts');
-          await new AdminService(s).unlock(CLI, username);
+          return askRunningServer(s, config.issuer, username);
         },
-        { sessionStore: Boolean(loadConfig().redisUrl) },
+        { sessionStore: Boolean(config.redisUrl) },
       );
-      say(`Unlocked "${username}".`);
+      say(where === 'none' ? `Unlocked "${username}" (no running server holds lockouts).` : `Unlocked "${username}".`);
     });
+}
+
+async function askRunningServer(s: Services, issuer: string, username: string): Promise<'server' | 'none'> {
+  const at = Date.now();
+  let res: Response;
+  try {
+    res = await fetch(`${issuer}${INTERNAL_UNLOCK}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-twofold-signature': s.keyring.signInternal(unlockMessage(username, at)) },
+      body: JSON.stringify({ username, at }),
+      signal: AbortSignal.timeout(5000),
+    });
+  } catch (err) {
+    const code = (err as { cause?: { code?: string } }).cause?.code;
+    if (code === 'ECONNREFUSED') return 'none';
+    throw new BadInput(`cannot reach the running server at ${issuer} to unlock: ${(err as Error).message}`);
+  }
+  if (res.status === 204) return 'server';
+  throw new BadInput(`the server at ${issuer} refused the unlock (HTTP ${res.status}); does it use the same TWOFOLD_SECRET?`);
 }

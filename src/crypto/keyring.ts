@@ -17,6 +17,8 @@ export class Keyring {
   private readonly peppers: Buffer[];
   /** Cookie signing keys for oidc-provider and our own cookies, newest first. */
   readonly cookieKeys: string[];
+  /** Signs requests from the CLI to a running server on this machine (see http/routes/internal.ts). */
+  private readonly internalKeys: Buffer[];
 
   constructor(secret: string, previous: string[] = []) {
     const secrets = [secret, ...previous];
@@ -26,6 +28,7 @@ export class Keyring {
     });
     this.peppers = secrets.map((s) => derive(s, 'code-pepper'));
     this.cookieKeys = secrets.map((s) => derive(s, 'cookie-keys').toString('base64url'));
+    this.internalKeys = secrets.map((s) => derive(s, 'internal-operations'));
   }
 
   /** AES-256-GCM with a fresh IV; `context` binds the ciphertext to where it is stored (e.g. a factor id). */
@@ -58,6 +61,15 @@ export class Keyring {
   /** HMAC of a short-lived code under the current pepper; codes live minutes, so no earlier pepper is tried. */
   digest(value: string, context: string): string {
     return createHmac('sha256', this.peppers[0]!).update(context).update('\0').update(value).digest('base64url');
+  }
+
+  /** A signature over an internal operation, under the current secret. */
+  signInternal(message: string): string {
+    return createHmac('sha256', this.internalKeys[0]!).update(message).digest('base64url');
+  }
+
+  verifyInternal(message: string, signature: string): boolean {
+    return this.internalKeys.some((key) => Keyring.equal(createHmac('sha256', key).update(message).digest('base64url'), signature));
   }
 
   static equal(a: string, b: string): boolean {

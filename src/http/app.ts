@@ -19,6 +19,7 @@ import { vonageWebhookRoutes } from './routes/vonage-webhooks.js';
 import { adminRoutes } from '../admin/routes.js';
 import { accountRoutes } from '../account/routes.js';
 import { ensureAccountClient } from '../account/client.js';
+import { internalRoutes } from './routes/internal.js';
 import { Metrics } from '../metrics.js';
 import { parseBody } from './body.js';
 
@@ -137,6 +138,7 @@ export async function createApp(services: Services): Promise<TwofoldApp> {
   app.use(pages.routes());
   app.use(health.routes());
   app.use(vonageWebhookRoutes(config, services.receipts).routes());
+  app.use(internalRoutes(services).routes());
   await ensureAccountClient(services);
   const account = accountRoutes(provider, services, views);
   app.use(account.routes());

@@ -11,7 +11,8 @@ import { RedisSessionStore } from '../../src/store/redis.js';
 import { connectRedis, createRedisClient } from '../../src/store/redis-connection.js';
 import { keys } from '../../src/store/session-store.js';
 import { TEST_REDIS_URL } from '../support/env.js';
-import { allFail, cliDatabase, cliEnv, failed, json, runCli, runInTerminal, succeeded, type AuditEvent } from './helpers.js';
+import { allFail, cliDatabase, cliEnv, failed, json, runCli, runInTerminal, SECRET, succeeded, type AuditEvent } from './helpers.js';
+import { freePort, startTestServer } from '../support/server.js';
 
 describe('CLI: twofold user', function () {
   const cli = cliDatabase(this);
@@ -132,8 +133,31 @@ describe('CLI: twofold user', function () {
       failed(await twofold('user', 'disable', 'nobody'), /^twofold: no user named "nobody"$/);
     });
 
-    it('unlock without REDIS_URL says it cannot reach the lockouts', async () => {
-      failed(await twofold('user', 'unlock', 'alice'), /^twofold: unlocking needs the shared session store \(REDIS_URL\)/);
+    it('[item 18] unlock without REDIS_URL asks the running server, whose memory holds the lockouts', async () => {
+      const server = await startTestServer({ databaseUrl: cli.db.url, secret: SECRET });
+      try {
+        const account = (await accounts.findByUsername('alice'))!;
+        const accountKeys = keys.account(account.id);
+        const memory = server.services.store;
+        await memory.increment(keys.signInFailuresAccount('alice'), 900, 10);
+        for (let i = 0; i < 3; i++) await memory.recordSecondFactorFailure(accountKeys, keys.challengeFailures(account.id, 'ix'), { threshold: 3, lockSeconds: 900 }, 900);
+        expect(await memory.lockedFor(accountKeys)).to.be.greaterThan(0);
+
+        const run = await runCli(cliEnv(cli.db, { ISSUER: server.issuer }), ['user', 'unlock', 'Alice']);
+        expect(succeeded(run).stdout).to.include('Unlocked "Alice".');
+        expect(await memory.lockedFor(accountKeys)).to.equal(0);
+        expect((await memory.peek(keys.signInFailuresAccount('alice'))).count).to.equal(0);
+
+        // Signed with another installation's secret: refused, nothing cleared.
+        await memory.increment(keys.signInFailuresAccount('alice'), 900, 10);
+        failed(await runCli(cliEnv(cli.db, { ISSUER: server.issuer, TWOFOLD_SECRET: 'another-secret-0123456789-abcdefghijklmnop' }), ['user', 'unlock', 'alice']), /refused the unlock \(HTTP 401\)/);
+        expect((await memory.peek(keys.signInFailuresAccount('alice'))).count).to.equal(10);
+      } finally {
+        await server.close();
+      }
+      // No server running: its lockouts are gone with it, and that is what the command says.
+      const nobody = `http://127.0.0.1:${await freePort()}`;
+      expect(succeeded(await runCli(cliEnv(cli.db, { ISSUER: nobody }), ['user', 'unlock', 'alice'])).stdout).to.include('no running server holds lockouts');
       failed(await twofold('user', 'unlock', 'nobody'), /^twofold: no user named "nobody"$/);
     });
 
