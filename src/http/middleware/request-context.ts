@@ -22,9 +22,20 @@ export function requestContext(log: Logger, onFinished?: (ctx: { method: string;
       const status = ctx.status;
       const level = status >= 500 ? 'error' : 'info';
       (ctx.state.log as Logger)[level]({ method: ctx.method, path: ctx.path, status, ms: Math.round(seconds * 1000), ip }, 'request');
-      onFinished?.({ method: ctx.method, route: (ctx.state.route as string | undefined) ?? routeOf(ctx.path), status, seconds });
+      onFinished?.({ method: ctx.method, route: routeLabel(ctx, status), status, seconds });
     }
   };
+}
+
+/**
+ * The route a request took, as a metrics label: the router's pattern when one matched
+ * (/admin/api/v1/users/:username), else the path with ids replaced; every path nothing serves is
+ * "unmatched", or each scanner's probe would add a series for good.
+ */
+function routeLabel(ctx: { state: Record<string, unknown>; path: string; _matchedRoute?: string | RegExp }, status: number): string {
+  if (typeof ctx.state.route === 'string') return ctx.state.route;
+  if (typeof ctx._matchedRoute === 'string') return ctx._matchedRoute;
+  return status === 404 ? 'unmatched' : routeOf(ctx.path);
 }
 
 /** A low-cardinality label for metrics: ids in paths are replaced by placeholders. */
