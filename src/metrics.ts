@@ -14,7 +14,7 @@ export class Metrics {
   });
   private readonly signIns = new Counter({ name: 'twofold_signins_total', help: 'Completed or failed sign-ins by outcome and client', labelNames: ['outcome', 'client', 'acr'], registers: [this.registry] });
   private readonly challenges = new Counter({ name: 'twofold_second_factor_attempts_total', help: 'Second-factor verifications by factor and outcome', labelNames: ['factor', 'outcome'], registers: [this.registry] });
-  private readonly lockouts = new Counter({ name: 'twofold_lockouts_total', help: 'Accounts locked after too many failures', labelNames: ['kind'], registers: [this.registry] });
+  private readonly lockouts = new Counter({ name: 'twofold_lockouts_total', help: 'Accounts locked: the password after too many failures, or the second factor after too many wrong codes', labelNames: ['kind'], registers: [this.registry] });
   private readonly codes = new Counter({ name: 'twofold_codes_sent_total', help: 'One-time codes sent, by channel, country calling code and outcome', labelNames: ['channel', 'country', 'outcome'], registers: [this.registry] });
   private readonly storeErrors = new Counter({ name: 'twofold_store_errors_total', help: 'Requests that failed because Redis or the database was unavailable', labelNames: ['store'], registers: [this.registry] });
 
@@ -40,7 +40,10 @@ export class Metrics {
         case 'signin.failed':
         case 'signin.throttled':
           this.signIns.inc({ outcome: event.reason ?? 'failure', client: event.clientId ?? 'none', acr: '' });
-          if (event.type === 'signin.throttled') this.lockouts.inc({ kind: 'password' });
+          break;
+        // The failure that locks it, once; the attempts refused afterwards are signins_total{outcome="too_many_failures"}.
+        case 'signin.locked':
+          this.lockouts.inc({ kind: 'password' });
           break;
         case 'mfa.verified':
         case 'mfa.failed':

@@ -27,11 +27,13 @@ export class SignInThrottle {
     return Math.max(...waits);
   }
 
-  async recordFailure(username: string, ip: string): Promise<void> {
-    await Promise.all([
+  /** Counts a failure; returns true when this one locked the account (it reached the limit). */
+  async recordFailure(username: string, ip: string): Promise<boolean> {
+    const [account] = await Promise.all([
       this.store.increment(keys.signInFailuresAccount(usernameKey(username)), this.window),
       this.store.increment(keys.signInFailuresIp(ip), this.window),
     ]);
+    return this.config.maxFailuresPerAccount > 0 && account.count === this.config.maxFailuresPerAccount;
   }
 
   async recordSuccess(username: string): Promise<void> {

@@ -57,7 +57,9 @@ export async function submitPassword(
 
   const check = await services.accounts.checkPassword(username, password);
   if (!check.ok) {
-    if (check.reason === 'invalid_credentials') await services.throttle.recordFailure(username, who.ip);
+    const lockedNow = check.reason === 'invalid_credentials' && (await services.throttle.recordFailure(username, who.ip));
+    // The failure that locks the account is worth its own event (metrics count lockouts by it).
+    if (lockedNow) services.events.emit({ type: 'signin.locked', outcome: 'failure', accountId: check.account?.id ?? null, username, clientId: tx.clientId, ip: who.ip, userAgent: who.userAgent, reason: 'too_many_failures' });
     services.events.emit({
       type: 'signin.failed',
       outcome: 'failure',
