@@ -114,14 +114,14 @@ export async function buildServices(config: Config, options: BuildOptions = {}):
   const audit = new AuditService(new AuditRepo(db.kysely));
   audit.subscribe(events);
   const codes = new Codes(store, keyring, attempts, config, now);
-  const sendLimits = new SendLimits(store, keyring, config.sendLimits, events, log);
   const receipts = new DeliveryReceipts(store);
   const sender = options.sender ?? createSender(config, log);
   const policy = new PolicyService(settings, db.kysely);
+  const sendLimits = new SendLimits(store, keyring, config.sendLimits, events, log, async () => (await policy.get()).sendLimits);
   const phoneDeps = { config, keyring, codes, limits: sendLimits, sender, receipts, events, policy, now };
   // The order of the method chooser: the authenticator app first (NIST 800-63B 5.2.10).
   const offered: Factor[] = [
-    new TotpFactor(store, keyring, attempts, config, now),
+    new TotpFactor(store, keyring, attempts, config, now, async () => (await policy.get()).totp),
     new SmsFactor(phoneDeps),
     new VoiceFactor(phoneDeps),
   ].filter((f) => config.factors.includes(f.type));

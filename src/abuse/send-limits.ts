@@ -43,13 +43,18 @@ export class SendLimits {
     private readonly config: Config['sendLimits'],
     private readonly events: SecurityEvents,
     private readonly log: Logger,
+    /** The administrator's current overrides (policy), read at every send. */
+    private readonly overrides: () => Promise<Partial<Config['sendLimits']>> = async () => ({}),
   ) {}
+
+  private async limits(): Promise<Config['sendLimits']> {
+    return { ...this.config, ...(await this.overrides()) };
+  }
 
   private hash = (value: string, purpose: string) => this.keyring.digest(value, purpose).slice(0, 22);
 
-  private counters(req: SendRequest) {
+  private counters(req: SendRequest, c: Config['sendLimits']) {
     const number = this.hash(req.e164, 'phone');
-    const c = this.config;
     return [
       { key: `tf:send:n:${number}:h`, window: HOUR, limit: c.perNumberHour, name: 'number' },
       { key: `tf:send:n:${number}:d`, window: DAY, limit: c.perNumberDay, name: 'number' },
@@ -71,10 +76,11 @@ export class SendLimits {
   }
 
   async reserve(req: SendRequest): Promise<Reservation> {
-    const counters = this.counters(req);
+    const limits = await this.limits();
+    const counters = this.counters(req, limits);
     // Each send to a number this hour doubles the wait before the next one (30 s, 60 s, 120 s, ...).
     const sentThisHour = Math.max(0, (await this.store.peek(counters[0]!.key)).count);
-    const cooldown = Math.min(this.config.cooldownSeconds * 2 ** Math.min(sentThisHour, 20), this.config.maxCooldownSeconds);
+    const cooldown = Math.min(limits.cooldownSeconds * 2 ** Math.min(sentThisHour, 20), limits.maxCooldownSeconds);
 
     const claim = await this.store.increment(this.cooldownKey(req), cooldown);
     if (claim.count > 1) {

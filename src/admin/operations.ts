@@ -4,7 +4,8 @@
 import type { z } from 'zod';
 import { userView, type AdminService, type Actor } from './service.js';
 import type { ClientInput } from '../clients/service.js';
-import type { Policy } from '../policy/service.js';
+import { SEND_LIMIT_NAMES, type Policy } from '../policy/service.js';
+import type { Config } from '../config/schema.js';
 import { BadInput } from '../errors.js';
 import { parseSince } from '../audit/service.js';
 import * as s from './schemas.js';
@@ -49,12 +50,33 @@ const clientInput = (b: z.infer<typeof s.clientUpdateSchema>): Partial<ClientInp
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
 };
 
-export const policyView = (p: Policy): z.infer<typeof s.policyViewSchema> => ({
-  require_mfa: p.requireMfa,
-  allowed_factors: p.allowedFactors,
-  grace_skips: p.graceSkips,
-  grace_until: p.graceUntil,
-});
+/** The policy as the API shows it: overrides applied over the configuration, so every value is the one in force. */
+export const policyView = (p: Policy, config: Config): z.infer<typeof s.policyViewSchema> => {
+  const limits = { ...config.sendLimits, ...p.sendLimits };
+  return {
+    require_mfa: p.requireMfa,
+    allowed_factors: p.allowedFactors,
+    grace_skips: p.graceSkips,
+    grace_until: p.graceUntil,
+    totp: { period: p.totp.period ?? config.totp.period, digits: p.totp.digits ?? config.totp.digits, algorithm: p.totp.algorithm ?? config.totp.algorithm },
+    send_limits: Object.fromEntries(SEND_LIMIT_NAMES.map((n) => [s.apiLimitName(n), limits[n]])),
+  };
+};
+
+/** API policy changes in the service's terms (send limits back to camelCase). */
+function policyChanges(body: z.infer<typeof s.policyUpdateSchema>): Partial<Policy> {
+  const changes: Partial<Policy> = {};
+  if (body.require_mfa !== undefined) changes.requireMfa = body.require_mfa;
+  if (body.allowed_factors !== undefined) changes.allowedFactors = body.allowed_factors;
+  if (body.grace_skips !== undefined) changes.graceSkips = body.grace_skips;
+  if (body.grace_until !== undefined) changes.graceUntil = body.grace_until;
+  if (body.totp !== undefined) changes.totp = body.totp as Policy['totp'];
+  if (body.send_limits !== undefined) {
+    const given = body.send_limits as Record<string, number | null | undefined>;
+    changes.sendLimits = Object.fromEntries(SEND_LIMIT_NAMES.filter((n) => given[s.apiLimitName(n)] !== undefined).map((n) => [n, given[s.apiLimitName(n)]])) as Policy['sendLimits'];
+  }
+  return changes;
+}
 
 function time(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -102,15 +124,10 @@ export const OPERATIONS: Operation[] = [
 
   // --- policy
   { id: 'getPolicy', method: 'get', path: '/policy', tag: 'policy', summary: 'The instance second-factor policy', status: 200, response: s.policyViewSchema,
-    run: async (a) => policyView(await a.getPolicy()) },
+    run: async (a) => policyView(await a.getPolicy(), a.config) },
   { id: 'updatePolicy', method: 'patch', path: '/policy', tag: 'policy', summary: 'Change the policy (only the fields given)', body: s.policyUpdateSchema, status: 200, response: s.policyViewSchema,
     run: async (a, { body, actor }) => {
-      const changes: Partial<Policy> = {};
-      if (body.require_mfa !== undefined) changes.requireMfa = body.require_mfa;
-      if (body.allowed_factors !== undefined) changes.allowedFactors = body.allowed_factors;
-      if (body.grace_skips !== undefined) changes.graceSkips = body.grace_skips;
-      if (body.grace_until !== undefined) changes.graceUntil = body.grace_until;
-      return policyView(await a.setPolicy(actor, changes));
+      return policyView(await a.setPolicy(actor, policyChanges(body)), a.config);
     } },
 
   // --- audit

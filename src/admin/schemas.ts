@@ -2,7 +2,7 @@
 // are refused); responses are documented with them in the OpenAPI document, and the tests check
 // real responses against them.
 import { z } from 'zod';
-import { FACTOR_TYPES } from '../policy/service.js';
+import { FACTOR_TYPES, SEND_LIMIT_NAMES, totpOverridesSchema, type SendLimitName } from '../policy/service.js';
 import { GRANT_TYPES } from '../clients/service.js';
 
 const id = z.string().min(1).max(200);
@@ -101,11 +101,17 @@ export const userListQuerySchema = pageQuerySchema.extend({ search: z.string().m
 
 export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
 
+/** Send limit names as the API spells them (snake_case of the configuration's sendLimits). */
+export const apiLimitName = (name: SendLimitName) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const limitFields = (value: z.ZodType) => Object.fromEntries(SEND_LIMIT_NAMES.map((n) => [apiLimitName(n), value]));
+
 export const policyViewSchema = z.object({
   require_mfa: z.enum(['all', 'per-client']),
   allowed_factors: z.array(z.enum(FACTOR_TYPES)),
   grace_skips: z.number().int(),
   grace_until: z.string().nullable(),
+  totp: z.object({ period: z.number().int(), digits: z.number().int(), algorithm: z.string() }).describe('authenticator app parameters for apps set up from now on'),
+  send_limits: z.object(limitFields(z.number().int())).describe('limits on sending codes by text message and voice call'),
 });
 
 export const policyUpdateSchema = z
@@ -114,6 +120,8 @@ export const policyUpdateSchema = z
     allowed_factors: z.array(z.enum(FACTOR_TYPES)).min(1).max(3).optional(),
     grace_skips: z.number().int().min(0).max(100).optional(),
     grace_until: z.string().max(40).nullable().optional(),
+    totp: totpOverridesSchema.extend({ period: z.number().int().min(15).max(120).nullable().optional(), digits: z.union([z.literal(6), z.literal(8)]).nullable().optional(), algorithm: z.enum(['sha1', 'sha256', 'sha512']).nullable().optional() }).strict().optional().describe('null resets a field to the configured value'),
+    send_limits: z.object(limitFields(z.number().int().min(0).max(1_000_000).nullable().optional())).strict().optional().describe('null resets a limit to the configured value'),
   })
   .strict();
 

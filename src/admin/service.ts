@@ -197,6 +197,10 @@ export class AdminService {
 
   // --- policy and audit
 
+  get config() {
+    return this.s.config;
+  }
+
   getPolicy(): Promise<Policy> {
     return this.s.policy.get();
   }

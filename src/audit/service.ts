@@ -6,7 +6,8 @@ import type { AuditQuery, AuditRepo } from '../db/repos/audit.js';
 import type { SecurityEvents } from '../events.js';
 import { BatchWriter } from './batch-writer.js';
 
-const SECRET_KEY = /code|secret|password|token|otp|seed|phone_number|e164/i;
+// "otp" alone (a one-time password) but not "totp" (the authenticator app settings).
+const SECRET_KEY = /code|secret|password|token|^otp$|seed|phone_number|e164/i;
 
 function safeDetails(details: Record<string, unknown> | undefined): string | null {
   if (!details) return null;

@@ -316,7 +316,8 @@ describe('admin API', function () {
       let res = await api('GET', '/policy');
       expect(res.body).to.include({ require_mfa: 'per-client', grace_skips: 0, grace_until: null });
       res = await api('PATCH', '/policy', { body: { require_mfa: 'all', allowed_factors: ['totp', 'sms'], grace_skips: 2, grace_until: '2099-01-31T00:00:00Z' } });
-      expect(res.body).to.deep.equal({ require_mfa: 'all', allowed_factors: ['totp', 'sms'], grace_skips: 2, grace_until: '2099-01-31T00:00:00Z' });
+      expect(res.body).to.deep.include({ require_mfa: 'all', allowed_factors: ['totp', 'sms'], grace_skips: 2, grace_until: '2099-01-31T00:00:00Z' });
+      expect(res.body.totp).to.deep.equal({ period: 30, digits: 6, algorithm: 'sha1' });
       const plain = await registerClient(server);
       const start = await startSignIn(plain, await createUser(server, 'policy-user'));
       const offered = start.page.$('form[action$="/enrol"] input[name=method]').map((_, el) => start.page.$(el).attr('value')).get();

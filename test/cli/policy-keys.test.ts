@@ -15,7 +15,13 @@ describe('CLI: twofold policy and keys', function () {
       expect(succeeded(await twofold('policy', 'set', '--require-mfa', 'all')).stdout).to.include('require-mfa all');
       expect(json(await twofold('policy', 'show', '--json'))).to.include({ requireMfa: 'all' });
       const next = json(await twofold('policy', 'set', '--require-mfa', 'per-client', '--allowed-factors', 'totp,sms', '--grace-skips', '3', '--grace-until', '2030-01-31', '--json'));
-      expect(next).to.deep.equal({ requireMfa: 'per-client', allowedFactors: ['totp', 'sms'], graceSkips: 3, graceUntil: '2030-01-31T00:00:00.000Z' });
+      expect(next).to.deep.equal({ requireMfa: 'per-client', allowedFactors: ['totp', 'sms'], graceSkips: 3, graceUntil: '2030-01-31T00:00:00.000Z', totp: {}, sendLimits: {} });
+      // Overrides of the configured authenticator app parameters and send limits; "default" resets one.
+      const tuned = json(await twofold('policy', 'set', '--totp-period', '60', '--totp-digits', '8', '--send-limit', 'perNumberHour=3', '--send-limit', 'perIpDay=50', '--json'));
+      expect(tuned).to.deep.include({ totp: { period: 60, digits: 8 }, sendLimits: { perNumberHour: 3, perIpDay: 50 } });
+      const reset = json(await twofold('policy', 'set', '--send-limit', 'perNumberHour=default', '--json'));
+      expect(reset).to.deep.include({ sendLimits: { perIpDay: 50 } });
+      failed(await twofold('policy', 'set', '--send-limit', 'perFortnight=3'), /^twofold: option '--send-limit <name=value>' argument 'perFortnight=3' is invalid/);
       expect(json(await twofold('policy', 'set', '--grace-until', 'none', '--json'))).to.include({ graceUntil: null, graceSkips: 3 });
     });
 
@@ -64,9 +70,10 @@ describe('CLI: twofold policy and keys', function () {
   describe('audit', () => {
     it('each policy change is in the audit trail, with what changed', async () => {
       const events = json<Array<AuditEvent & { details: Record<string, unknown> | null }>>(await twofold('audit', '--type', 'admin.policy_changed', '--json'));
-      expect(events.length).to.equal(3);
+      expect(events.length).to.equal(5);
       expect(events.every((e) => e.reason === 'cli')).to.equal(true);
       expect(events.map((e) => e.details)).to.deep.include({ requireMfa: 'all' });
+      expect(events.map((e) => e.details)).to.deep.include({ totp: { period: 60, digits: 8 }, sendLimits: { perNumberHour: 3, perIpDay: 50 } });
     });
   });
 

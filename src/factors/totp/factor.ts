@@ -49,6 +49,8 @@ export class TotpFactor implements Factor {
     private readonly attempts: Attempts,
     private readonly config: Pick<Config, 'totp'>,
     private readonly now: () => number = Date.now,
+    /** The administrator's current overrides (policy), for apps set up from now on. */
+    private readonly overrides: () => Promise<Partial<TotpParams>> = async () => ({}),
   ) {}
 
   private get params(): TotpParams {
@@ -65,7 +67,8 @@ export class TotpFactor implements Factor {
 
   async startEnrolment(ctx: AttemptContext): Promise<FactorState> {
     const factorId = newFactorId();
-    return { factorId, sealedSecret: this.keyring.seal(newTotpSecret(), this.enrolmentContext(ctx, factorId)), params: this.params } satisfies TotpEnrolment;
+    const params = { ...this.params, ...(await this.overrides()) };
+    return { factorId, sealedSecret: this.keyring.seal(newTotpSecret(), this.enrolmentContext(ctx, factorId)), params } satisfies TotpEnrolment;
   }
 
   enrolmentFactorId(state: FactorState): string {
