@@ -48,9 +48,11 @@ export class FactorService {
   }
 
   /** The account's factors that the policy still allows, preferred first, fallbacks (recovery codes) last. */
-  async usable(accountId: string, policy: Policy): Promise<StoredFactor[]> {
+  async usable(accountId: string, policy: Pick<Policy, 'allowedFactors'>): Promise<StoredFactor[]> {
     const all = await this.repo.listForAccount(accountId);
-    const primary = all.filter((f) => this.byType.has(f.type) && policy.allowedFactors.includes(f.type as FactorType));
+    // (A sign-in started before allowedFactors was kept in the transaction has none: allow all.)
+    const allowed: readonly string[] = policy.allowedFactors ?? this.factors.map((f) => f.type);
+    const primary = all.filter((f) => this.byType.has(f.type) && allowed.includes(f.type as FactorType));
     return [...primary, ...all.filter((f) => this.fallbackByType.has(f.type))];
   }
 

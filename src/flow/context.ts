@@ -20,7 +20,8 @@ export interface InteractionFacts {
   session?: { accountId: string; acr?: string; amr?: string[]; loginTs?: number };
   /** Epoch seconds when the interaction expires. */
   exp: number;
-  client: { clientId: string; name: string; requireMfa: boolean };
+  /** requireMfa is read only when the interaction starts (afterwards the transaction holds what it decided). */
+  client: { clientId: string; name: string; requireMfa?: boolean };
 }
 
 export interface Requester {

@@ -36,13 +36,15 @@ export * as finish from './steps/finish.js';
 /** Starts this interaction's transaction, with the second-factor decision made now. */
 export async function startTransaction(services: FlowServices, facts: InteractionFacts): Promise<LoginTransaction> {
   const requestFacts = {
-    clientRequiresMfa: facts.client.requireMfa,
+    clientRequiresMfa: facts.client.requireMfa === true,
     acrValues: typeof facts.params.acr_values === 'string' ? facts.params.acr_values : undefined,
     acrClaim: parseAcrClaim(facts.params.claims),
   };
   const policy = await services.policy.get();
   const tx = await services.transactions.start(facts.uid, {
     clientId: facts.client.clientId,
+    clientName: facts.client.name,
+    allowedFactors: policy.allowedFactors,
     exp: facts.exp,
     secondFactorRequired: secondFactorRequired(policy, requestFacts),
     requestedByRelyingParty: requestedByRelyingParty(requestFacts),
@@ -77,8 +79,7 @@ export async function nextStep(services: FlowServices, facts: InteractionFacts, 
   const lockedFor = await services.attempts.lockedFor(account.id);
   if (lockedFor > 0) return lockedScreen(lockedFor);
 
-  const policy = await services.policy.get();
-  const factors = await services.factors.usable(account.id, policy);
+  const factors = await services.factors.usable(account.id, tx);
   if (factors.length > 0) return challengeScreen(services, tx, account, factors, who);
 
   if (!passwordIsFresh(services, tx)) {

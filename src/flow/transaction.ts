@@ -4,11 +4,19 @@
 // as done.
 import { randomBytes } from 'node:crypto';
 import type { FactorState } from '../factors/factor.js';
+import type { FactorType } from '../policy/service.js';
 import { keys, type SessionStore } from '../store/session-store.js';
 
 export interface LoginTransaction {
   uid: string;
   clientId: string;
+  /** The client's name as the pages show it (saved at the start: no client lookup per page). */
+  clientName: string;
+  /**
+   * The factor types the policy allowed when the sign-in started; the whole sign-in follows them
+   * (one policy read per sign-in rather than one per page).
+   */
+  allowedFactors: FactorType[];
   /** Form token for this interaction's pages. */
   csrf: string;
   /** Epoch seconds when the transaction expires (the interaction's own expiry). */
@@ -45,7 +53,7 @@ export interface LoginTransaction {
 export class Transactions {
   constructor(private readonly store: SessionStore) {}
 
-  async start(uid: string, init: Pick<LoginTransaction, 'clientId' | 'exp' | 'secondFactorRequired' | 'requestedByRelyingParty' | 'acrUnattainable'>): Promise<LoginTransaction> {
+  async start(uid: string, init: Pick<LoginTransaction, 'clientId' | 'clientName' | 'allowedFactors' | 'exp' | 'secondFactorRequired' | 'requestedByRelyingParty' | 'acrUnattainable'>): Promise<LoginTransaction> {
     const tx: LoginTransaction = { uid, csrf: randomBytes(24).toString('base64url'), enrolled: [], ...init };
     await this.save(tx);
     return tx;

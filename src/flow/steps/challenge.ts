@@ -134,7 +134,7 @@ export async function showMethods(services: FlowServices, tx: LoginTransaction):
 /** POST a choice from the method list. Only the account's own usable factors can be chosen. */
 export async function chooseFactor(services: FlowServices, tx: LoginTransaction, factorId: unknown): Promise<Outcome> {
   if (!tx.accountId || tx.secondFactor) return CONTINUE;
-  const factors = await services.factors.usable(tx.accountId, await services.policy.get());
+  const factors = await services.factors.usable(tx.accountId, tx);
   const chosen = factors.find((f) => f.id === factorId);
   if (!chosen) return render('methods', { methods: factors.map((f) => describe(services, f)), error: 'Choose one of the methods listed.' }, 400);
   tx.choosing = false;
@@ -148,7 +148,7 @@ async function currentChallenge(services: FlowServices, tx: LoginTransaction) {
   if (!tx.accountId || tx.secondFactor || !tx.challenge) return undefined;
   const account = await services.accounts.findById(tx.accountId);
   if (!account || account.disabled) return undefined;
-  const factors = await services.factors.usable(account.id, await services.policy.get());
+  const factors = await services.factors.usable(account.id, tx);
   const stored = factors.find((f) => f.id === tx.challenge!.factorId);
   const factor = stored && services.factors.challenger(stored.type);
   return stored && factor ? { account, stored, factor, factors } : undefined;

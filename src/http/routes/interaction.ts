@@ -31,27 +31,31 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
   /** Loads the interaction bound to this browser's cookie; anything else is an expired page. */
   async function load(ctx: Context, next: Next) {
     let details: Details;
+    let tx: LoginTransaction | undefined;
     try {
-      details = await provider.interactionDetails(ctx.req, ctx.res);
+      // The transaction is keyed by the uid in the URL; both reads go to the store together.
+      [details, tx] = await Promise.all([provider.interactionDetails(ctx.req, ctx.res), services.transactions.find(String(ctx.params.uid))]);
     } catch (err) {
       if (err instanceof oidcErrors.SessionNotFound) return expired(ctx);
       throw err;
     }
     if (details.uid !== ctx.params.uid) return expired(ctx);
-    const client = await provider.Client.find(String(details.params.client_id));
-    if (!client) return expired(ctx);
+    const clientId = String(details.params.client_id);
+    let client: InteractionFacts['client'];
+    if (tx && tx.clientId === clientId && tx.clientName !== undefined) {
+      client = { clientId, name: tx.clientName };
+    } else {
+      const found = await provider.Client.find(clientId);
+      if (!found) return expired(ctx);
+      client = { clientId, name: found.clientName ?? clientId, requireMfa: (found as unknown as { require_mfa?: boolean }).require_mfa === true };
+    }
     const facts: InteractionFacts = {
       uid: details.uid,
       prompt: { name: details.prompt.name, reasons: details.prompt.reasons },
       params: details.params,
       exp: details.exp,
-      client: {
-        clientId: client.clientId,
-        name: client.clientName ?? client.clientId,
-        requireMfa: (client as unknown as { require_mfa?: boolean }).require_mfa === true,
-      },
+      client,
     };
-    let tx = await services.transactions.find(details.uid);
     if (!tx) {
       facts.session = await sessionFacts(provider, details);
       tx = await startTransaction(services, facts);
