@@ -47,3 +47,21 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     destination ?? process.stdout,
   );
 }
+
+/**
+ * The server's log on standard output, buffered: one write per few kilobytes rather than one per
+ * line (a write is a system call, and every request logs a line). Flushed every second and at exit.
+ */
+export function createServerLogger(level: string): { log: Logger; flush(): void } {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const flush = () => {
+    try {
+      destination.flushSync();
+    } catch {
+      // Nothing buffered, or the stream is already closed.
+    }
+  };
+  setInterval(() => destination.flush(), 1000).unref();
+  process.once('exit', flush);
+  return { log: createLogger(level, destination as unknown as NodeJS.WritableStream), flush };
+}

@@ -1,6 +1,6 @@
 // `twofold serve`: start the provider and keep it running until a signal.
 import { loadConfig } from '../config/load.js';
-import { createLogger } from '../log.js';
+import { createServerLogger } from '../log.js';
 import { startServer, stopOnSignals } from '../server.js';
 
 export async function serve(options: { port?: string; demo: boolean }): Promise<void> {
@@ -8,7 +8,7 @@ export async function serve(options: { port?: string; demo: boolean }): Promise<
   if (options.port !== undefined) overrides.port = options.port;
   if (options.demo) overrides.demo = true;
   const config = loadConfig(process.env, overrides);
-  const log = createLogger(config.logLevel);
+  const { log } = createServerLogger(config.logLevel);
   const running = await startServer(config, { log });
   stopOnSignals(running, log);
   log.info({ issuer: config.issuer, port: config.port, database: config.databaseUrl.split(':')[0], sessionStore: running.services.store.kind }, 'Twofold is listening');
