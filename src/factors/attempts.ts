@@ -37,10 +37,9 @@ export class Attempts {
    * or no attempts left in this sign-in), unchecked and uncounted, or null to go ahead.
    */
   async reserve(accountId: string, bindingId: string): Promise<Exclude<VerifyOutcome, { ok: true }> | null> {
-    const lockedFor = await this.lockedFor(accountId);
+    const { lockedFor, slots } = await this.store.reserveAttempt(keys.account(accountId), challengeSlotsKey(accountId, bindingId), this.config.ttl.interaction);
     if (lockedFor > 0) return { ok: false, reason: 'locked', lockedFor, challengeOver: false };
-    const slot = await this.store.increment(challengeSlotsKey(accountId, bindingId), this.config.ttl.interaction);
-    if (slot.count > this.config.mfa.challengeMaxFailures) return { ok: false, reason: 'invalid', lockedFor: 0, challengeOver: true };
+    if (slots > this.config.mfa.challengeMaxFailures) return { ok: false, reason: 'invalid', lockedFor: 0, challengeOver: true };
     return null;
   }
 

@@ -177,6 +177,12 @@ export class MemorySessionStore implements SessionStore {
     return { accountFailures, challengeFailures, lockedFor };
   }
 
+  async reserveAttempt(account: AccountKeys, slotKey: string, slotTtlSeconds: number): Promise<{ lockedFor: number; slots: number }> {
+    const lockedFor = this.lockedForNow(account);
+    if (lockedFor > 0) return { lockedFor, slots: 0 };
+    return { lockedFor: 0, slots: this.incrementNow(slotKey, slotTtlSeconds, 1).count };
+  }
+
   async putCode(codeKey: string, digest: string, expiresAtMs: number, ttlSeconds: number): Promise<void> {
     this.write(codeKey, { digest, expiresAtMs, attempts: 0 }, ttlSeconds);
   }

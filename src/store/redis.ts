@@ -46,6 +46,16 @@ const SCRIPTS = {
     numberOfKeys: 1,
     lua: `return {redis.call('GET', KEYS[1]) or '0', redis.call('TTL', KEYS[1])}`,
   },
+  // KEYS lock, slots; ARGV slot ttl. Locked: the seconds left, no slot taken. Else: slots taken.
+  tfReserve: {
+    numberOfKeys: 2,
+    lua: `
+      local locked = redis.call('TTL', KEYS[1])
+      if locked > 0 then return {locked, 0} end
+      local n = redis.call('INCR', KEYS[2])
+      if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1])) end
+      return {0, n}`,
+  },
   // KEYS[1] a grant's index set; ARGV member, ttl. The index lives as long as its longest member.
   tfIndex: {
     numberOfKeys: 1,
@@ -252,6 +262,11 @@ export class RedisSessionStore implements SessionStore {
 
   async lockedFor(account: AccountKeys): Promise<number> {
     return Math.max(await this.redis.ttl(account.lock), 0);
+  }
+
+  async reserveAttempt(account: AccountKeys, slotKey: string, slotTtlSeconds: number): Promise<{ lockedFor: number; slots: number }> {
+    const [lockedFor, slots] = (await this.redis.tfReserve(account.lock, slotKey, slotTtlSeconds)) as [number, number];
+    return { lockedFor, slots };
   }
 
   async putCode(codeKey: string, digest: string, expiresAtMs: number, ttlSeconds: number): Promise<void> {

@@ -87,6 +87,11 @@ export interface SessionStore {
   recordSecondFactorFailure(account: AccountKeys, challengeKey: string, policy: FailurePolicy, challengeTtlSeconds: number): Promise<FailureOutcome>;
   /** Seconds the account's second factor is still locked (0 when it is not). */
   lockedFor(account: AccountKeys): Promise<number>;
+  /**
+   * One atomic step before a code is checked: when the account is locked, says so and takes
+   * nothing; otherwise takes one of the challenge's attempt slots and says how many are taken.
+   */
+  reserveAttempt(account: AccountKeys, slotKey: string, slotTtlSeconds: number): Promise<{ lockedFor: number; slots: number }>;
 
   // --- one-time codes (SMS, voice): stored as a digest, single use, attempt-limited
   /** Stores a code's digest under `codeKey`, replacing an earlier one (a resend voids the old code). */

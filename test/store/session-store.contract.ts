@@ -259,6 +259,18 @@ export function sessionStoreContract(factory: () => Promise<SessionStore>, clock
       return last!;
     }
 
+    it('[item 9][item 18] reserveAttempt takes one slot per call, atomically, and none while the account is locked', async () => {
+      const { accountKeys } = account();
+      const slotKey = `tf:slots:${id()}`;
+      const taken = await Promise.all(Array.from({ length: 20 }, () => store.reserveAttempt(accountKeys, slotKey, 60)));
+      expect(taken.map((t) => t.slots).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(taken.every((t) => t.lockedFor === 0)).to.equal(true);
+      await fail(accountKeys, policy.threshold);
+      expect(await store.reserveAttempt(accountKeys, slotKey, 60)).to.deep.equal({ lockedFor: 1, slots: 0 });
+      await clock.elapse(1);
+      expect(await store.reserveAttempt(accountKeys, slotKey, 60)).to.deep.equal({ lockedFor: 0, slots: 21 });
+    });
+
     it('[item 8][item 15] acceptTotpStep accepts a step once, refuses the same or an earlier step, accepts a later one', async () => {
       const { accountKeys, stepKey } = account();
       expect(await store.acceptTotpStep(accountKeys, stepKey, 1000, 90)).to.deep.equal({ ok: true });

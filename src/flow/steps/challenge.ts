@@ -93,23 +93,19 @@ export async function submitChallengeCode(
   const target = await currentChallenge(services, tx);
   if (!target) return CONTINUE;
   const { account, stored, factor, factors } = target;
-  if (await challengeIsOver(services, tx, account)) return challengeOverScreen();
-
   const ctx = attemptContext(tx, account, who);
+  // Locked, or this sign-in's attempts used up: refused before any code is looked at.
   const refused = await services.attempts.reserve(account.id, tx.uid);
   if (refused) return failureScreen(services, tx, account, factors, who, refused);
   const outcome = await factor.verifyChallenge(ctx, stored, tx.challenge!.state, typeof code === 'string' ? code : '');
   emitOutcome(services, tx, account, who, stored.type, outcome);
   if (!outcome.ok) return failureScreen(services, tx, account, factors, who, outcome);
 
-  // The one place a sign-in gains its second factor (besides enrolling one).
-  const fresh = await services.transactions.find(tx.uid);
-  if (!fresh || fresh.accountId !== account.id) return CONTINUE;
-  fresh.secondFactor = { type: stored.type, amr: factor.challengeAmr(tx.challenge!.state), factorId: stored.id, at: Math.floor(services.now() / 1000) };
-  delete fresh.challenge;
-  await services.transactions.save(fresh);
-  await services.factors.touch(stored);
-  return finishWithSecondFactor(services, fresh, account, who);
+  // The one place a sign-in gains its second factor (besides enrolling one). Finishing ends the
+  // transaction, so nothing is saved first; the factor's last use is recorded alongside.
+  const passed: LoginTransaction = { ...tx, challenge: undefined, secondFactor: { type: stored.type, amr: factor.challengeAmr(tx.challenge!.state), factorId: stored.id, at: Math.floor(services.now() / 1000) } };
+  const [finished] = await Promise.all([finishWithSecondFactor(services, passed, account, who), services.factors.touch(stored)]);
+  return finished;
 }
 
 /** POST an action on the challenge screen (Resend code, Call again). */

@@ -75,7 +75,6 @@ export async function submitPassword(
       : again(INVALID_CREDENTIALS, 401);
   }
 
-  await services.throttle.recordSuccess(username);
   const switchedAccount = tx.accountId !== undefined && tx.accountId !== check.account.id;
   Object.assign(tx, {
     accountId: check.account.id,
@@ -83,7 +82,8 @@ export async function submitPassword(
     passwordTooOld: false,
     ...(switchedAccount ? { secondFactor: undefined, enrolled: [], enrolment: undefined, challenge: undefined, choosing: false } : {}),
   } satisfies Partial<LoginTransaction>);
-  await services.transactions.save(tx);
+  // Without a second factor the sign-in ends here and the transaction with it: nothing to save.
+  await Promise.all([services.throttle.recordSuccess(username), tx.secondFactorRequired ? services.transactions.save(tx) : undefined]);
   services.events.emit({
     type: 'signin.password_verified',
     outcome: 'success',

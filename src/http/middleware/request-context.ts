@@ -3,9 +3,10 @@
 // and duration.
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
-import type { Logger } from '../../log.js';
+import { requestLineLogger, type Logger } from '../../log.js';
 
 export function requestContext(log: Logger, onFinished?: (ctx: { method: string; route: string; status: number; seconds: number }) => void): Middleware {
+  const lines = requestLineLogger(log);
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
     // Read now: once the client has gone, its socket (and so ctx.ip) may no longer be there.
@@ -13,7 +14,9 @@ export function requestContext(log: Logger, onFinished?: (ctx: { method: string;
     const incoming = ctx.get('x-request-id');
     const id = /^[A-Za-z0-9._-]{8,64}$/.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = id;
-    ctx.state.log = log.child({ requestId: id });
+    // Made on first use: most requests never log anything but their request line.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { configurable: true, enumerable: true, get: () => (child ??= log.child({ requestId: id })) });
     ctx.set('X-Request-Id', id);
     try {
       await next();
@@ -21,7 +24,7 @@ export function requestContext(log: Logger, onFinished?: (ctx: { method: string;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = ctx.status;
       const level = status >= 500 ? 'error' : 'info';
-      (ctx.state.log as Logger)[level]({ method: ctx.method, path: ctx.path, status, ms: Math.round(seconds * 1000), ip }, 'request');
+      lines[level]({ requestId: id, method: ctx.method, path: ctx.path, status, ms: Math.round(seconds * 1000), ip }, 'request');
       onFinished?.({ method: ctx.method, route: routeLabel(ctx, status), status, seconds });
     }
   };
