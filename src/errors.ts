@@ -15,6 +15,28 @@ export class BadInput extends TwofoldError {
   override readonly expose = true;
 }
 
+/** Not signed in, or with credentials that are no good. */
+export class Unauthorized extends TwofoldError {
+  override readonly status = 401;
+  override readonly expose = true;
+}
+
+/** Signed in, but not allowed to do this. */
+export class Forbidden extends TwofoldError {
+  override readonly status = 403;
+  override readonly expose = true;
+}
+
+export class PayloadTooLarge extends TwofoldError {
+  override readonly status = 413;
+  override readonly expose = true;
+}
+
+export class UnsupportedMediaType extends TwofoldError {
+  override readonly status = 415;
+  override readonly expose = true;
+}
+
 export class NotFound extends TwofoldError {
   override readonly status = 404;
   override readonly expose = true;

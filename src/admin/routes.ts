@@ -7,7 +7,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import { BadInput, MethodNotAllowed, TwofoldError } from '../errors.js';
+import { BadInput, Forbidden, MethodNotAllowed, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from '../errors.js';
 import { parseInput } from '../validation.js';
 import { AdminService, type Actor } from './service.js';
 import { OPERATIONS } from './operations.js';
@@ -17,26 +17,6 @@ import { z } from 'zod';
 
 export const ADMIN_PREFIX = '/admin/api/v1';
 const REALM = 'twofold-admin';
-
-class Unauthorized extends TwofoldError {
-  override readonly status = 401;
-  override readonly expose = true;
-}
-
-class Forbidden extends TwofoldError {
-  override readonly status = 403;
-  override readonly expose = true;
-}
-
-class PayloadTooLarge extends TwofoldError {
-  override readonly status = 413;
-  override readonly expose = true;
-}
-
-class UnsupportedMediaType extends TwofoldError {
-  override readonly status = 415;
-  override readonly expose = true;
-}
 
 const BODY_LIMIT = '64kb';
 
