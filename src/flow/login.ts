@@ -65,7 +65,13 @@ export async function nextStep(services: FlowServices, facts: InteractionFacts, 
   if (tx.acrUnattainable) return unmetAcr(services, tx, who);
   if (!tx.accountId || tx.passwordTooOld) return passwordScreen(tx);
 
-  const account = await services.accounts.findById(tx.accountId);
+  // On the way to a challenge, what it needs is read together with the account.
+  const challenging = tx.secondFactorRequired && !tx.secondFactor;
+  const [account, lockedFor, factors] = await Promise.all([
+    services.accounts.findById(tx.accountId),
+    challenging ? services.attempts.lockedFor(tx.accountId) : 0,
+    challenging ? services.factors.usable(tx.accountId, tx) : [],
+  ]);
   if (!account || account.disabled) return passwordScreen({ ...tx, accountId: undefined });
   if (!tx.secondFactorRequired && !tx.secondFactor) return finishWithPassword(services, tx, who, account.username);
 
@@ -76,10 +82,8 @@ export async function nextStep(services: FlowServices, facts: InteractionFacts, 
     return finishWithSecondFactor(services, tx, account, who);
   }
 
-  const lockedFor = await services.attempts.lockedFor(account.id);
   if (lockedFor > 0) return lockedScreen(lockedFor);
 
-  const factors = await services.factors.usable(account.id, tx);
   if (factors.length > 0) return challengeScreen(services, tx, account, factors, who);
 
   if (!passwordIsFresh(services, tx)) {

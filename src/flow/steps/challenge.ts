@@ -142,9 +142,8 @@ export async function chooseFactor(services: FlowServices, tx: LoginTransaction,
 
 async function currentChallenge(services: FlowServices, tx: LoginTransaction) {
   if (!tx.accountId || tx.secondFactor || !tx.challenge) return undefined;
-  const account = await services.accounts.findById(tx.accountId);
+  const [account, factors] = await Promise.all([services.accounts.findById(tx.accountId), services.factors.usable(tx.accountId, tx)]);
   if (!account || account.disabled) return undefined;
-  const factors = await services.factors.usable(account.id, tx);
   const stored = factors.find((f) => f.id === tx.challenge!.factorId);
   const factor = stored && services.factors.challenger(stored.type);
   return stored && factor ? { account, stored, factor, factors } : undefined;
