@@ -96,8 +96,9 @@ describe('faults: soak of concurrent sign-ins with a Redis restart in the middle
         registerSecret('token', tokens.access_token);
         if (tokens.refresh_token) registerSecret('token', tokens.refresh_token);
       } catch (err) {
-        const status = (err as { status?: number }).status;
-        if (status !== 503 && status !== 400) tally.unexpected.push(`${step}: ${(err as Error).message}`);
+        // openid-client parses only 4xx bodies as OAuth errors; a 503 arrives as the response itself.
+        const status = (err as { status?: number }).status ?? (err as { cause?: { status?: number } }).cause?.status;
+        if (status !== 503 && status !== 400) tally.unexpected.push(`${step}: ${(err as Error).message} (HTTP ${status})`);
         throw new Interrupted(step);
       }
     }
