@@ -4,8 +4,10 @@
 // parameters, and drives complete sign-ins the way a browser would. Password-only and
 // second-factor sign-ins alternate in short rounds so both see the same machine; ratios come from
 // one run, side by side. Writes bench/results/latest.json and bench/results/chart.svg.
+// `--steps N` instead shows where the CPU goes: N sign-ins one at a time, each step measured on
+// the provider's own CPU clock.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,11 +28,15 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '14' },
     concurrency: { type: 'string', default: '16' },
     users: { type: 'string', default: '1200' },
+    // Where the CPU goes instead of how fast: N sign-ins one at a time on PostgreSQL + Redis, each
+    // step timed on the provider's own CPU clock (every thread, from /proc/<pid>/task/*/schedstat).
+    steps: { type: 'string', default: '0' },
   },
 });
 const DURATION = Number(args.duration) * 1000;
 const CONCURRENCY = Number(args.concurrency);
 const USERS = Number(args.users);
+const STEPS = Number(args.steps);
 const ROUNDS = 3;
 const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -53,10 +59,30 @@ interface Sample {
 
 const emptySample = (): Sample => ({ ok: 0, errors: 0, latencies: {}, cpuSeconds: 0, wallSeconds: 0, redisCommands: 0 });
 
-function providerCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime, every thread
+/** The provider's CPU time in milliseconds, nanosecond-precise, summed over its threads. */
+function providerCpuClock(pid: number): () => number {
+  return () => {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        /* the thread ended between the listing and the read */
+      }
+    }
+    return ns / 1e6;
+  };
 }
+
+function providerTicks(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return { user: Number(fields[11]), system: Number(fields[12]) }; // utime, stime: every thread
+}
+
+const providerCpuSeconds = (pid: number): number => {
+  const { user, system } = providerTicks(pid);
+  return (user + system) / CLK_TCK;
+};
 
 async function redisCommands(redis: Redis | undefined): Promise<number> {
   if (!redis) return 0;
@@ -263,6 +289,17 @@ async function runSetup(setup: Setup) {
     await drive(1500, password, emptySample(), provider, redis);
     await drive(1500, secondFactor, emptySample(), provider, redis);
 
+    if (STEPS > 0) {
+      await stepCosts(provider.pid!, issuer, {
+        password: (clock) => signIn(pwdTarget, users.take(false), null, clock),
+        mfa: (clock) => {
+          const u = users.take(true);
+          return signIn(mfaTarget, u, u.code!, clock);
+        },
+      });
+      return null;
+    }
+
     const samples = { password: emptySample(), mfa: emptySample(), refresh: emptySample(), client_credentials: emptySample() };
     const probe = await startHashProbe();
     for (let round = 0; round < ROUNDS; round++) {
@@ -282,6 +319,32 @@ async function runSetup(setup: Setup) {
     await new Promise((r) => provider.once('exit', r));
     redis?.disconnect();
     await setup.drop();
+  }
+}
+
+/** `--steps N`: one sign-in at a time, so each step's CPU is the provider's work for that step alone. */
+async function stepCosts(pid: number, issuer: string, scenarios: Record<'password' | 'mfa', (clock: () => number) => Promise<{ timings: Timings }>>): Promise<void> {
+  const clock = providerCpuClock(pid);
+  for (const route of ['/healthz', '/.well-known/openid-configuration']) {
+    const start = clock();
+    for (let i = 0; i < STEPS; i++) await (await fetch(`${issuer}${route}`)).arrayBuffer();
+    console.log(`GET ${route}: ${((clock() - start) / STEPS).toFixed(2)} ms CPU per request (the floor under every step)`);
+  }
+  for (const [name, run] of Object.entries(scenarios)) {
+    const perStep: Record<string, number[]> = {};
+    const totals: number[] = [];
+    const ticks0 = providerTicks(pid);
+    for (let i = 0; i < STEPS; i++) {
+      const start = clock();
+      const { timings } = await run(clock);
+      totals.push(clock() - start);
+      for (const [step, ms] of Object.entries(timings)) (perStep[step] ??= []).push(ms);
+    }
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    const ticks = providerTicks(pid);
+    const [user, system] = [ticks.user - ticks0.user, ticks.system - ticks0.system];
+    console.log(`\n${name}: ${mean(totals).toFixed(2)} ms CPU per sign-in (mean of ${STEPS}, one at a time; ${Math.round((100 * system) / (user + system))}% of it in the kernel)`);
+    console.table(Object.fromEntries(Object.entries(perStep).map(([step, v]) => [step, { 'mean ms': mean(v).toFixed(2), 'median ms': median(v).toFixed(2) }])));
   }
 }
 
@@ -324,6 +387,14 @@ function report(name: string, samples: Record<string, Sample>, hashCpu: number) 
   };
 }
 
+if (STEPS > 0) {
+  console.log(`argon2id parameters (production defaults): m=${production.memoryKiB} KiB, t=${production.iterations}, p=${production.parallelism}`);
+  const quiet = median((await hashSamples(15)).map((h) => h.cpu));
+  console.log(`one argon2id hash: ${(quiet * 1000).toFixed(2)} ms CPU`);
+  await runSetup(await postgresSetup());
+  process.exit(0);
+}
+
 const started = Date.now();
 console.log(`argon2id parameters (production defaults): m=${production.memoryKiB} KiB, t=${production.iterations}, p=${production.parallelism}`);
 console.log(`${CONCURRENCY} concurrent browsers, ${DURATION / 1000} s per sign-in scenario in ${ROUNDS} alternating rounds, ${USERS} users`);
@@ -333,8 +404,8 @@ console.log(`${CONCURRENCY} concurrent browsers, ${DURATION / 1000} s per sign-i
 const hashesBefore = await hashSamples(15);
 
 const results: Record<string, ReturnType<typeof report>> = {};
-const sqlite = await runSetup(sqliteSetup());
-const postgres = await runSetup(await postgresSetup());
+const sqlite = (await runSetup(sqliteSetup()))!;
+const postgres = (await runSetup(await postgresSetup()))!;
 const hashesAfter = await hashSamples(15);
 const quiet = median([...hashesBefore, ...hashesAfter].map((h) => h.cpu));
 const loaded = hashesUnderLoad.get('postgres+redis')!;
