@@ -1,7 +1,8 @@
 // A redis-server of the test's own on a free port, so fault tests can stop and start it (the
-// shared one on 6379 must stay up for everyone else). Also starts a small Redis Cluster.
+// shared one on 6379 must stay up for everyone else). Also starts a small Redis Cluster, and a
+// master with a replica watched by Sentinel.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -36,10 +37,12 @@ export class RedisProcess {
   constructor(
     readonly port: number,
     private readonly extra: string[] = [],
+    /** Sentinel directives: the process runs as a Sentinel (redis-server <file> --sentinel). */
+    private readonly sentinel?: string[],
   ) {}
 
-  static async start(extra: string[] = []): Promise<RedisProcess> {
-    const redis = new RedisProcess(await freePort(), extra);
+  static async start(extra: string[] = [], sentinel?: string[]): Promise<RedisProcess> {
+    const redis = new RedisProcess(await freePort(), extra, sentinel);
     await redis.start();
     return redis;
   }
@@ -49,6 +52,14 @@ export class RedisProcess {
   }
 
   async start(): Promise<void> {
+    if (this.sentinel) {
+      // Sentinel rewrites its configuration file as it learns, so each one gets its own.
+      const file = path.join(this.dir, 'sentinel.conf');
+      writeFileSync(file, [`port ${this.port}`, 'bind 127.0.0.1', `dir ${this.dir}`, ...this.sentinel.map((d) => `sentinel ${d}`), ''].join('\n'));
+      this.child = spawn('redis-server', [file, '--sentinel'], { stdio: 'ignore' });
+      await waitFor(() => answersPing(this.port), 10_000, `redis-sentinel on ${this.port}`);
+      return;
+    }
     this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.extra], { stdio: 'ignore' });
     await waitFor(() => answersPing(this.port), 10_000, `redis-server on ${this.port}`);
   }
@@ -56,7 +67,7 @@ export class RedisProcess {
   /** Stops it hard (like a crash or a network cut); data in it is gone. */
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return; // already gone
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
@@ -80,6 +91,31 @@ export async function startRedisCluster(): Promise<{ nodes: RedisProcess[]; url:
     url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
     close: async () => {
       await Promise.all(nodes.map((n) => n.close()));
+    },
+  };
+}
+
+const cli = (port: number, ...args: string[]): string => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout;
+
+/**
+ * A master and one replica, watched by one Sentinel (quorum 1) that declares the master down after
+ * a second without answers and promotes the replica. Ready once the replica is in sync and the
+ * Sentinel knows it.
+ */
+export async function startRedisSentinel(masterName = 'twofold'): Promise<{ master: RedisProcess; replica: RedisProcess; sentinel: RedisProcess; url: string; masterPort(): number; close(): Promise<void> }> {
+  const master = await RedisProcess.start();
+  const replica = await RedisProcess.start(['--replicaof', '127.0.0.1', String(master.port)]);
+  const sentinel = await RedisProcess.start([], [`monitor ${masterName} 127.0.0.1 ${master.port} 1`, `down-after-milliseconds ${masterName} 1000`, `failover-timeout ${masterName} 5000`]);
+  await waitFor(async () => /master_link_status:up/.test(cli(replica.port, 'info', 'replication')), 15_000, 'the replica to sync');
+  await waitFor(async () => cli(sentinel.port, 'sentinel', 'replicas', masterName).includes(String(replica.port)), 15_000, 'Sentinel to find the replica');
+  return {
+    master,
+    replica,
+    sentinel,
+    url: `redis-sentinel://127.0.0.1:${sentinel.port}/${masterName}`,
+    masterPort: () => Number(cli(sentinel.port, 'sentinel', 'get-master-addr-by-name', masterName).split('\n')[1]),
+    close: async () => {
+      await Promise.all([sentinel, replica, master].map((p) => p.close()));
     },
   };
 }
