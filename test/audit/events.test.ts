@@ -1,9 +1,7 @@
 // The audit trail, action by action: each security event is written exactly once, with its time,
 // account, client, IP, user agent, outcome and reason; no password, code, TOTP secret, phone
 // number, client secret or token reaches any column; and `twofold audit` reads the rows back.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { Agent, textOf } from '../support/agent.js';
@@ -14,9 +12,9 @@ import { ACCOUNT_CLIENT_ID } from '../../src/account/client.js';
 import { ADMIN_PREFIX } from '../../src/admin/routes.js';
 import { keys } from '../../src/store/session-store.js';
 import { E164, NUMBER } from '../phone/helpers.js';
+import { CLI, runCli } from '../cli/helpers.js';
 import { accountUrl, codesOn, factorId, openAccount, startAccountRig, stepUp, type AccountRig, type AccountUser } from '../account/helpers.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const UA = 'AuditTest/1.0 (a browser of the audit tests)';
 const IP = /^(::ffff:)?127\.0\.0\.1$/;
 
@@ -265,17 +263,9 @@ describe('audit trail', function () {
   it('twofold audit --user u --since 1h --json reads them (the built CLI, as an operator runs it)', async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does)`);
     await rig.server.services.events.settle();
-    const run = (...args: string[]) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const env = { PATH: process.env.PATH, HOME: rig.server.config.dataDir, DATABASE_URL: rig.server.config.databaseUrl, TWOFOLD_SECRET: rig.server.config.secret, TWOFOLD_DATA_DIR: rig.server.config.dataDir };
-        const child = spawn(process.execPath, [CLI, ...args], { env, cwd: rig.server.config.dataDir });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
+    const { config } = rig.server;
+    const env = { PATH: process.env.PATH, HOME: config.dataDir, DATABASE_URL: config.databaseUrl, TWOFOLD_SECRET: config.secret!, TWOFOLD_DATA_DIR: config.dataDir };
+    const run = (...args: string[]) => runCli(env, args);
     const json = await run('audit', '--user', 'audit-mfa', '--since', '1h', '--json');
     expect(json.code, json.stderr).to.equal(0);
     const events = JSON.parse(json.stdout) as Array<{ type: string; username: string; at: string; ip: string; user_agent: string; outcome: string }>;
