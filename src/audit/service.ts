@@ -74,12 +74,15 @@ export class AuditService {
   }
 }
 
-/** "2026-12-01", "2026-12-01T10:00:00Z", or a relative "30m", "12h", "7d" before now. */
+/**
+ * "2026-12-01", "2026-12-01T10:00:00Z", or a relative "30m", "12h", "7d" before now. A span that
+ * reaches before 1970 means from the start (no event is older), and stays a valid bigint.
+ */
 export function parseSince(value: string, now = Date.now()): number | undefined {
   const relative = /^(\d+)\s*([smhd])$/.exec(value.trim());
   if (relative) {
     const unit = { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[relative[2] as 's' | 'm' | 'h' | 'd'];
-    return now - Number(relative[1]) * unit;
+    return Math.max(0, now - Number(relative[1]) * unit);
   }
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : at;

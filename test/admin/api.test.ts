@@ -517,6 +517,34 @@ describe('admin API', function () {
         await pg.close();
       }
     });
+
+    it('an audit span reaching before 1970 (or past any bigint) means "from the start": 200, never a 500', async () => {
+      const pg = await startTestServer({ db: 'postgres' });
+      try {
+        const client = await registerClient(pg, { grantTypes: ['client_credentials'], admin: true, redirectUris: [] });
+        const bearer = await adminToken(client);
+        // One admin action, so the trail has something in it.
+        const created = await fetch(`${pg.issuer}${ADMIN_PREFIX}/users`, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify({ username: 'span-target' }) });
+        expect(created.status).to.equal(201);
+        const get = async (query: string) => {
+          const res = await fetch(`${pg.issuer}${ADMIN_PREFIX}/audit?${query}`, { headers: { authorization: `Bearer ${bearer}` } });
+          return { status: res.status, body: (await res.json()) as { total: number; detail?: string } };
+        };
+        const all = await get('limit=1000');
+        expect(all.status).to.equal(200);
+        expect(all.body.total).to.be.above(0);
+        for (const span of ['200000000000d', '9999999999999999999s', '600000d']) {
+          const since = await get(`since=${span}`);
+          expect(since.status, `since=${span}: ${since.body.detail}`).to.equal(200);
+          expect(since.body.total, `since=${span}`).to.equal(all.body.total);
+          const until = await get(`until=${span}`);
+          expect(until.status, `until=${span}: ${until.body.detail}`).to.equal(200);
+          expect(until.body.total, `until=${span}`).to.equal(0);
+        }
+      } finally {
+        await pg.close();
+      }
+    });
   });
 
   describe('require_mfa through the API', () => {
