@@ -58,9 +58,21 @@ export class Keyring {
     return sealed.split('.')[1] !== this.dataKeys[0]!.kid;
   }
 
-  /** HMAC of a short-lived code under the current pepper; codes live minutes, so no earlier pepper is tried. */
+  /** HMAC of a code under the current pepper: what is stored. */
   digest(value: string, context: string): string {
-    return createHmac('sha256', this.peppers[0]!).update(context).update('\0').update(value).digest('base64url');
+    return Keyring.hmac(this.peppers[0]!, value, context);
+  }
+
+  /**
+   * The value's HMAC under every pepper, current first: what a long-lived stored digest (a recovery
+   * code) may be, whichever secret was current when it was made. Short-lived codes need only digest().
+   */
+  digests(value: string, context: string): string[] {
+    return this.peppers.map((pepper) => Keyring.hmac(pepper, value, context));
+  }
+
+  private static hmac(pepper: Buffer, value: string, context: string): string {
+    return createHmac('sha256', pepper).update(context).update('\0').update(value).digest('base64url');
   }
 
   /** A signature over an internal operation, under the current secret. */

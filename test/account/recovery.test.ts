@@ -116,6 +116,32 @@ describe('recovery codes', function () {
     expect(await rig.server.services.recovery.remaining(user.accountId)).to.equal(9);
   });
 
+  it('[item 31] a code made before TWOFOLD_SECRET rotated signs in once after it (the old secret in TWOFOLD_PREVIOUS_SECRETS)', async () => {
+    // An installation of its own: the second server (the same database, the new secret) registers
+    // the account page's client under its own address, which would upset the shared rig.
+    const before = await startAccountRig();
+    let after: AccountRig | undefined;
+    try {
+      const user = await userWithApp(before, 'rotated');
+      const [code] = user.recoveryCodes;
+      after = await startAccountRig({
+        databaseUrl: before.server.config.databaseUrl,
+        secret: 'rotated-secret-0123456789-abcdefghijklmnopqrstuvwxyz',
+        config: { previousSecrets: [before.server.config.secret] },
+      });
+      const first = await useRecoveryCode(after, user, code!);
+      expect(first.done.redirectedTo, textOf(first.done)).to.satisfy(isCallback);
+      expect((await exchange(after.client, first.auth, first.done.redirectedTo!)).claims()!.acr).to.equal('mfa');
+      const again = await useRecoveryCode(after, user, code!);
+      expect(again.done.status).to.equal(400);
+      expect(textOf(again.done)).to.include("That code didn't work");
+      expect(await after.server.services.recovery.remaining(user.accountId)).to.equal(9);
+    } finally {
+      await after?.close();
+      await before.close();
+    }
+  });
+
   it('[item 31] wrong codes count toward the account lockout, and a right code is refused while locked', async () => {
     const user = await userWithApp(rig, 'guessing');
     const { lockoutThreshold, challengeMaxFailures } = rig.server.config.mfa;

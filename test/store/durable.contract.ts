@@ -372,23 +372,26 @@ export function durableStoreContract(open: () => Promise<OpenedDb>): void {
       await codes.replace(account.id, ['d1', 'd2', 'd3']);
       expect(await codes.remaining(account.id)).to.equal(3);
       const stranger = await accounts.create({ username: `stranger-${tag()}` });
-      expect(await codes.consume(stranger.id, 'd1')).to.equal(false);
-      expect(await codes.consume(account.id, 'd1')).to.equal(true);
-      expect(await codes.consume(account.id, 'd1')).to.equal(false);
-      expect(await codes.consume(account.id, 'nope')).to.equal(false);
+      expect(await codes.consume(stranger.id, ['d1'])).to.equal(false);
+      expect(await codes.consume(account.id, ['d1'])).to.equal(true);
+      expect(await codes.consume(account.id, ['d1'])).to.equal(false);
+      expect(await codes.consume(account.id, ['nope'])).to.equal(false);
       expect(await codes.remaining(account.id)).to.equal(2);
+      // The digests of one typed code under each secret (current and earlier): any one matches.
+      expect(await codes.consume(account.id, ['under-new-secret', 'd2'])).to.equal(true);
+      expect(await codes.remaining(account.id)).to.equal(1);
     });
 
     it('[item 31] parallel uses of one code: exactly one succeeds', async () => {
       await codes.replace(account.id, ['d1']);
-      const outcomes = await Promise.all(Array.from({ length: 10 }, () => codes.consume(account.id, 'd1')));
+      const outcomes = await Promise.all(Array.from({ length: 10 }, () => codes.consume(account.id, ['d1'])));
       expect(outcomes.filter(Boolean)).to.have.length(1);
     });
 
     it('a new set replaces the old one; removeAll and deleting the account remove them', async () => {
       await codes.replace(account.id, ['old1', 'old2']);
       await codes.replace(account.id, ['new1']);
-      expect(await codes.consume(account.id, 'old1')).to.equal(false);
+      expect(await codes.consume(account.id, ['old1'])).to.equal(false);
       expect(await codes.remaining(account.id)).to.equal(1);
       await codes.removeAll(account.id);
       expect(await codes.remaining(account.id)).to.equal(0);

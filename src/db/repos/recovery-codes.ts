@@ -21,14 +21,14 @@ export class RecoveryCodeRepo {
     );
   }
 
-  /** Marks the code used; true only for the one request that marked it. */
-  async consume(accountId: string, digest: string): Promise<boolean> {
+  /** Marks the code with one of these digests used; true only for the one request that marked it. */
+  async consume(accountId: string, digests: string[]): Promise<boolean> {
     const result = await guard(() =>
       this.db
         .updateTable('recovery_codes')
         .set({ used_at: Date.now() })
         .where('account_id', '=', accountId)
-        .where('digest', '=', digest)
+        .where('digest', 'in', digests)
         .where('used_at', 'is', null)
         .executeTakeFirst(),
     );

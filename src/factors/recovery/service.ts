@@ -23,6 +23,8 @@ export class RecoveryCodes {
   ) {}
 
   private digest = (accountId: string, normalised: string) => this.keyring.digest(normalised, `recovery|${accountId}`);
+  /** Codes are kept until used, so one made under an earlier TWOFOLD_SECRET must still match. */
+  private digests = (accountId: string, normalised: string) => this.keyring.digests(normalised, `recovery|${accountId}`);
 
   /** A fresh set of codes (the old set stops working), returned once for display. */
   async generate(account: Account): Promise<string[]> {
@@ -59,7 +61,7 @@ export class RecoveryCodes {
     if (lockedFor > 0) return { ok: false, reason: 'locked', lockedFor, challengeOver: false };
     const normalised = normaliseRecoveryCode(input);
     if (!normalised) return this.attempts.fail(ctx, 'malformed');
-    if (!(await this.repo.consume(ctx.account.id, this.digest(ctx.account.id, normalised)))) return this.attempts.fail(ctx, 'invalid');
+    if (!(await this.repo.consume(ctx.account.id, this.digests(ctx.account.id, normalised)))) return this.attempts.fail(ctx, 'invalid');
     return this.attempts.settle(ctx, await this.attempts.acceptCorrect(ctx));
   }
 }
