@@ -332,7 +332,8 @@ describe('one-time codes for SMS and voice', function () {
       const name = (base: string) => `race-${base}-${++n}-${store}`;
 
       before(async () => {
-        rig = await startPhoneRig({ store });
+        // A 1 s resend cooldown, so a test can press Resend code again without waiting long.
+        rig = await startPhoneRig({ store, config: { sendLimits: { cooldownSeconds: 1, maxCooldownSeconds: 1 } } });
       });
       after(async () => rig?.close());
 
@@ -396,6 +397,15 @@ describe('one-time codes for SMS and voice', function () {
         expect(third.page.status).to.equal(429);
         expect(textOf(third.page)).to.include('Too many wrong codes');
         expect(sent(rig.vonage), 'nothing is sent to a locked account').to.equal(before);
+
+        // Nor from the sign-ins still open: Resend code, its 1 s cooldown over, sends nothing and shows the lock.
+        await new Promise((r) => setTimeout(r, 1100));
+        for (const open of [first, second]) {
+          const resent = await press(open.agent, open.page, 'Resend code');
+          expect(resent.status, textOf(resent)).to.equal(429);
+          expect(textOf(resent)).to.include('Too many wrong codes');
+        }
+        expect(sent(rig.vonage), 'Resend code sends nothing to a locked account').to.equal(before);
       });
     });
   }

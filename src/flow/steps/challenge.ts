@@ -112,6 +112,9 @@ export async function submitChallengeCode(
 export async function submitChallengeAction(services: FlowServices, tx: LoginTransaction, who: Requester, action: string): Promise<Outcome> {
   const target = await currentChallenge(services, tx);
   if (!target?.factor.challengeAction) return CONTINUE;
+  // Nothing is sent for a locked second factor or a challenge out of attempts: the page says which.
+  const [lockedFor, over] = await Promise.all([services.attempts.lockedFor(target.account.id), challengeIsOver(services, tx, target.account)]);
+  if (lockedFor > 0 || over) return CONTINUE;
   const result = await target.factor.challengeAction(attemptContext(tx, target.account, who), target.stored, tx.challenge!.state, action);
   tx.challenge = { factorId: target.stored.id, state: result.state };
   tx.flash = { ...(result.notice ? { notice: result.notice } : {}), ...(result.error ? { error: result.error } : {}) };
