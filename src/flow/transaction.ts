@@ -50,6 +50,15 @@ export interface LoginTransaction {
   flash?: { notice?: string; error?: string };
 }
 
+/** What a transaction holds from its start, before anyone signed in; the rest is the account's. */
+const STARTED_WITH = new Set<string>(['uid', 'clientId', 'clientName', 'allowedFactors', 'csrf', 'exp', 'secondFactorRequired', 'requestedByRelyingParty', 'acrUnattainable'] satisfies Array<keyof LoginTransaction>);
+
+/** Another account signed in on this interaction: nothing of the previous one's progress carries over. */
+export function forgetAccount(tx: LoginTransaction): void {
+  for (const key of Object.keys(tx)) if (!STARTED_WITH.has(key)) delete (tx as unknown as Record<string, unknown>)[key];
+  tx.enrolled = [];
+}
+
 export class Transactions {
   constructor(private readonly store: SessionStore) {}
 

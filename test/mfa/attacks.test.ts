@@ -149,6 +149,26 @@ describe('attacks on the second-factor step', () => {
       expect((await exchange(mfaClient, a.auth, aliceDone.redirectedTo!)).claims()!.sub).to.equal(alice.account.id);
     });
 
+    it("signing in as someone else in the middle of a sign-in carries nothing over: not the first user's recovery codes, factors or second factor", async () => {
+      const first = await createUser(server, name('first'));
+      const second = await createUser(server, name('second'));
+      const start = await startSignIn(mfaClient, first);
+      const { page } = await enrolTotpOnPage(start.agent, start.page, clock);
+      const uid = uidOf(page);
+      const codesUrl = `${server.issuer}/interaction/${uid}/recovery-codes.txt`;
+      expect((await start.agent.get(codesUrl)).status, 'the first user\'s codes, on their own Setup / Finish screen').to.equal(200);
+
+      const switched = await post(start.agent, server, uid, '/login', { _csrf: csrfOf(page), username: second.username, password: second.password });
+      expect(switched.status).to.equal(200);
+      expect(switched.html, 'the second user starts at the method chooser').to.include('Authenticator app');
+      expect(switched.html).to.not.include('Your recovery codes');
+      const download = await start.agent.get(codesUrl);
+      expect(download.status, 'the first user\'s recovery codes are not offered to the second').to.equal(404);
+      await download.body?.cancel();
+      const finish = await post(start.agent, server, uid, '/finish', { _csrf: csrfOf(page) });
+      expect(finish.reachedClient, 'Finish does not sign the second user in on the first user\'s factor').to.equal(false);
+    });
+
     it("an attacker cannot act on a victim's interaction id from another browser", async () => {
       const victim = await userWithTotp(server, mfaClient, clock, name('victim'));
       const attacker = await userWithTotp(server, mfaClient, clock, name('attacker'));

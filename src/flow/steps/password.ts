@@ -2,7 +2,7 @@
 // account and per IP; a disabled account cannot sign in.
 import type { FlowServices, InteractionFacts, Outcome, Requester } from '../context.js';
 import { CONTINUE, render } from '../context.js';
-import type { LoginTransaction } from '../transaction.js';
+import { forgetAccount, type LoginTransaction } from '../transaction.js';
 import { tryAgainIn } from '../../accounts/throttle.js';
 import { finishWithPassword } from './finish.js';
 
@@ -75,13 +75,8 @@ export async function submitPassword(
       : again(INVALID_CREDENTIALS, 401);
   }
 
-  const switchedAccount = tx.accountId !== undefined && tx.accountId !== check.account.id;
-  Object.assign(tx, {
-    accountId: check.account.id,
-    passwordAt: Math.floor(services.now() / 1000),
-    passwordTooOld: false,
-    ...(switchedAccount ? { secondFactor: undefined, enrolled: [], enrolment: undefined, challenge: undefined, choosing: false } : {}),
-  } satisfies Partial<LoginTransaction>);
+  if (tx.accountId !== undefined && tx.accountId !== check.account.id) forgetAccount(tx);
+  Object.assign(tx, { accountId: check.account.id, passwordAt: Math.floor(services.now() / 1000), passwordTooOld: false } satisfies Partial<LoginTransaction>);
   // Without a second factor the sign-in ends here and the transaction with it: nothing to save.
   await Promise.all([services.throttle.recordSuccess(username), tx.secondFactorRequired ? services.transactions.save(tx) : undefined]);
   services.events.emit({
