@@ -8,7 +8,6 @@ import type { Context, Middleware } from 'koa';
 import type { Services } from '../services.js';
 import type { Views } from '../http/views.js';
 import type { AttemptContext } from '../factors/factor.js';
-import { malformedCodeMessage } from '../factors/attempts.js';
 import { minutesFrom } from '../accounts/throttle.js';
 import type { AccountSessions } from './session.js';
 import { ACCOUNT_CLIENT_ID } from './client.js';
@@ -119,7 +118,7 @@ export function registerEnrolRoutes(router: Router, deps: EnrolDeps): void {
     if (!outcome.ok) {
       if (outcome.reason === 'locked') return abandon(ctx, state, lockedMessage(outcome.lockedFor));
       if (outcome.challengeOver) return abandon(ctx, state, 'Too many wrong codes for this method. Start adding it again.');
-      const message = outcome.reason === 'malformed' ? malformedCodeMessage(services.config.totp.digits) : "That code didn't work. Check it and try again.";
+      const message = outcome.reason === 'malformed' ? outcome.hint : "That code didn't work. Check it and try again.";
       return enrolScreen(ctx, state, { message, status: 400 });
     }
     const factorId = factor.enrolmentFactorId(enrolment.state);

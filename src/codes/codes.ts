@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { keys, type SessionStore } from '../store/session-store.js';
-import { Attempts, parseCode } from '../factors/attempts.js';
+import { Attempts, malformedCodeMessage, parseCode } from '../factors/attempts.js';
 import type { VerifyOutcome } from '../factors/factor.js';
 
 export const CODE_DIGITS = 6;
@@ -57,9 +57,8 @@ export class Codes {
   }
 
   async verify(binding: CodeBinding, input: string): Promise<VerifyOutcome> {
-    const context = { account: { id: binding.accountId }, bindingId: binding.bindingId };
     const code = parseCode(input, CODE_DIGITS);
-    if (code === null) return this.attempts.failFor(context.account.id, context.bindingId, 'malformed');
+    if (code === null) return this.attempts.failFor(binding.accountId, binding.bindingId, { malformed: malformedCodeMessage(CODE_DIGITS) });
     const outcome = await this.store.verifyCode(
       keys.account(binding.accountId),
       this.key(binding),

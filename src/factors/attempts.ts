@@ -19,6 +19,9 @@ export function parseCode(input: unknown, digits = 6): string | null {
   return typeof input === 'string' && input.length === digits && /^[0-9]+$/.test(input) ? input : null;
 }
 
+/** A wrong code, or input not shaped like a code at all (with what to type instead). */
+export type Failure = 'invalid' | { malformed: string };
+
 /** Attempts taken in one challenge (next to its failure count, under the account's hash tag). */
 const challengeSlotsKey = (accountId: string, bindingId: string): string => `${keys.challengeFailures(accountId, bindingId)}:slots`;
 
@@ -47,29 +50,26 @@ export class Attempts {
     return keys.account(ctx.account.id);
   }
 
-  /** Counts a failed (or malformed) attempt and says what it means for the user. */
-  fail(ctx: AttemptContext, reason: 'malformed' | 'invalid'): Promise<VerifyOutcome> {
-    return this.failFor(ctx.account.id, ctx.bindingId, reason);
+  /** Counts a failed attempt (a wrong code, or with `malformed` the hint of what to type) and says what it means for the user. */
+  fail(ctx: AttemptContext, failure: Failure): Promise<VerifyOutcome> {
+    return this.failFor(ctx.account.id, ctx.bindingId, failure);
   }
 
-  async failFor(accountId: string, bindingId: string, reason: 'malformed' | 'invalid'): Promise<VerifyOutcome> {
+  async failFor(accountId: string, bindingId: string, failure: Failure): Promise<VerifyOutcome> {
     const outcome = await this.store.recordSecondFactorFailure(
       keys.account(accountId),
       keys.challengeFailures(accountId, bindingId),
       this.policy,
       this.config.ttl.interaction,
     );
-    return this.interpret(outcome, reason);
+    return this.interpret(outcome, failure);
   }
 
   /** What a counted failure means for the user: locked, challenge over, or try again. */
-  interpret(outcome: FailureOutcome, reason: 'malformed' | 'invalid'): VerifyOutcome {
-    return {
-      ok: false,
-      reason: outcome.lockedFor > 0 ? 'locked' : reason,
-      lockedFor: outcome.lockedFor,
-      challengeOver: outcome.challengeFailures >= this.config.mfa.challengeMaxFailures,
-    } as VerifyOutcome;
+  interpret(outcome: FailureOutcome, failure: Failure): VerifyOutcome {
+    const counted = { ok: false as const, lockedFor: outcome.lockedFor, challengeOver: outcome.challengeFailures >= this.config.mfa.challengeMaxFailures };
+    if (outcome.lockedFor > 0) return { ...counted, reason: 'locked' };
+    return failure === 'invalid' ? { ...counted, reason: 'invalid' } : { ...counted, reason: 'malformed', hint: failure.malformed };
   }
 
   /** Turns the store's answer to a correct code into an outcome; a replayed step is a failure. */

@@ -23,7 +23,9 @@ export type FactorState = Record<string, unknown>;
 export type VerifyOutcome =
   | { ok: true; state?: FactorState }
   /** `invalid` covers wrong, expired, reused and other users' codes alike (one answer for all). */
-  | { ok: false; reason: 'malformed' | 'invalid'; challengeOver: boolean; lockedFor: number }
+  | { ok: false; reason: 'invalid'; challengeOver: boolean; lockedFor: number }
+  /** Input not even shaped like this factor's code; `hint` says what to type ("Enter the 6-digit code"). */
+  | { ok: false; reason: 'malformed'; hint: string; challengeOver: boolean; lockedFor: number }
   | { ok: false; reason: 'locked'; lockedFor: number; challengeOver: boolean };
 
 /** A factor verified during enrolment, ready to be saved. */

@@ -142,6 +142,16 @@ describe('recovery codes', function () {
     }
   });
 
+  it('[item 31] something not shaped like a recovery code says what one looks like (not "Enter the 6-digit code"), and counts', async () => {
+    const user = await userWithApp(rig, 'misshapen');
+    const screen = await recoveryScreen(rig, user);
+    const answer = await submitChallenge(screen.agent, screen.page, '123456');
+    expect(answer.status).to.equal(400);
+    expect(textOf(answer)).to.include('Enter a recovery code: 16 letters and digits, like xxxx-xxxx-xxxx-xxxx');
+    expect(textOf(answer)).to.not.include('6-digit');
+    expect((await failureState(rig.server, user.accountId)).accountFailures).to.equal(1);
+  });
+
   it('[item 31] wrong codes count toward the account lockout, and a right code is refused while locked', async () => {
     const user = await userWithApp(rig, 'guessing');
     const { lockoutThreshold, challengeMaxFailures } = rig.server.config.mfa;

@@ -60,7 +60,7 @@ export class RecoveryCodes {
     const lockedFor = await this.attempts.lockedFor(ctx.account.id);
     if (lockedFor > 0) return { ok: false, reason: 'locked', lockedFor, challengeOver: false };
     const normalised = normaliseRecoveryCode(input);
-    if (!normalised) return this.attempts.fail(ctx, 'malformed');
+    if (!normalised) return this.attempts.fail(ctx, { malformed: 'Enter a recovery code: 16 letters and digits, like xxxx-xxxx-xxxx-xxxx' });
     if (!(await this.repo.consume(ctx.account.id, this.digests(ctx.account.id, normalised)))) return this.attempts.fail(ctx, 'invalid');
     return this.attempts.settle(ctx, await this.attempts.acceptCorrect(ctx));
   }

@@ -9,7 +9,7 @@ import type { Keyring } from '../../crypto/keyring.js';
 import type { StoredFactor } from '../../db/repos/factors.js';
 import { newFactorId } from '../../db/repos/factors.js';
 import { keys, type SessionStore } from '../../store/session-store.js';
-import { Attempts, parseCode } from '../attempts.js';
+import { Attempts, malformedCodeMessage, parseCode } from '../attempts.js';
 import { factorSealContext } from '../service.js';
 import type { ActionOutcome, AttemptContext, EnrolledSecret, Factor, FactorState, VerifyOutcome } from '../factor.js';
 import { matchTotp, newTotpSecret, otpauthUri, type TotpParams } from './otp.js';
@@ -121,7 +121,7 @@ export class TotpFactor implements Factor {
 
   private async check(ctx: AttemptContext, factorId: string, secret: string, params: TotpParams, input: string): Promise<VerifyOutcome> {
     const code = parseCode(input, params.digits);
-    if (code === null) return this.attempts.fail(ctx, 'malformed');
+    if (code === null) return this.attempts.fail(ctx, { malformed: malformedCodeMessage(params.digits) });
     const step = await matchTotp(secret, code, Math.floor(this.now() / 1000), params);
     if (step === null) return this.attempts.fail(ctx, 'invalid');
     const accepted = await this.store.acceptTotpStep(keys.account(ctx.account.id), keys.totpStep(ctx.account.id, factorId), step, this.stepTtl(params));

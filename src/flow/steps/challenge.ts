@@ -7,7 +7,6 @@ import type { LoginTransaction } from '../transaction.js';
 import type { Account } from '../../db/repos/accounts.js';
 import type { StoredFactor } from '../../db/repos/factors.js';
 import type { AttemptContext, VerifyOutcome } from '../../factors/factor.js';
-import { malformedCodeMessage } from '../../factors/attempts.js';
 import { minutesFrom } from '../../accounts/throttle.js';
 import { finishWithSecondFactor } from './finish.js';
 
@@ -162,7 +161,7 @@ async function failureScreen(
 ): Promise<Outcome> {
   if (outcome.reason === 'locked') return lockedScreen(outcome.lockedFor);
   if (outcome.challengeOver) return challengeOverScreen();
-  const message = outcome.reason === 'malformed' ? malformedCodeMessage(services.config.totp.digits) : INVALID_CODE;
+  const message = outcome.reason === 'malformed' ? outcome.hint : INVALID_CODE;
   return challengeScreen(services, tx, account, factors, who, { message, status: 400 });
 }
 

@@ -5,7 +5,6 @@ import type { FlowServices, Outcome, Requester } from '../context.js';
 import { CONTINUE, render } from '../context.js';
 import type { LoginTransaction } from '../transaction.js';
 import type { Account } from '../../db/repos/accounts.js';
-import { malformedCodeMessage } from '../../factors/attempts.js';
 import { attemptContext, challengeOverScreen, describe, INVALID_CODE, lockedScreen } from './challenge.js';
 import { passwordIsFresh } from './password.js';
 import { finishWithGraceSkip } from './finish.js';
@@ -134,7 +133,7 @@ export async function submitEnrolmentCode(services: FlowServices, tx: LoginTrans
   if (!outcome.ok) {
     if (outcome.reason === 'locked') return lockedScreen(outcome.lockedFor);
     if (outcome.challengeOver) return challengeOverScreen();
-    const message = outcome.reason === 'malformed' ? malformedCodeMessage(services.config.totp.digits) : INVALID_CODE;
+    const message = outcome.reason === 'malformed' ? outcome.hint : INVALID_CODE;
     return enrolmentScreen(services, tx, account, who, { message, status: 400 });
   }
 
