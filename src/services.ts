@@ -93,7 +93,7 @@ export async function openSessionStore(config: Config, log: Logger, now?: () => 
 export async function buildServices(config: Config, options: BuildOptions = {}): Promise<Services> {
   const log = options.log ?? createLogger(config.logLevel);
   const problems = productionProblems(config);
-  if (problems.length) throw new ConfigError(`refusing to start with NODE_ENV=production:\n  - ${problems.join('\n  - ')}`);
+  if (problems.length) throw new ConfigError(`refusing to start with NODE_ENV=production: ${problems.join('; ')}`);
   const now = options.now ?? Date.now;
 
   const { secret, previous } = masterSecret(config, log);

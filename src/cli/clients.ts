@@ -42,7 +42,7 @@ function clientOptions(command: Command, forUpdate: boolean): Command {
   command
     .option('--redirect-uri <uri>', 'where the client may receive codes (repeat for several)', collect)
     .option('--post-logout-redirect-uri <uri>', 'where the client may send users after sign-out (repeat for several)', collect)
-    .option('--secret <secret>', 'the client secret (32+ characters); default: generated and printed once')
+    .option('--secret <secret>', forUpdate ? 'a new client secret (32+ characters); default: the secret stays' : 'the client secret (32+ characters); default: generated and printed once')
     .option('--public', 'a public client (SPA, mobile app): no secret, PKCE only')
     .option('--require-mfa', 'every sign-in to this client needs a second factor')
     .option('--name <name>', 'the name users see')

@@ -26,7 +26,7 @@ const redirectUri = z.string().refine(
       return false;
     }
   },
-  { message: 'each redirect URI must be an absolute https:// URL (http:// only for localhost) without a #fragment' },
+  { message: 'each redirect URI must be an absolute https:// URL (http:// only for localhost), or an app\'s reverse-domain scheme (com.example.app:/callback), without a #fragment' },
 );
 
 export const clientInputSchema = z

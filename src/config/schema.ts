@@ -17,8 +17,8 @@ export const configSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Listen address. */
   host: z.string().default('0.0.0.0'),
-  /** `sqlite:<path>` or `postgres://…`. */
-  databaseUrl: z.string().default('sqlite:./data/twofold.db'),
+  /** `sqlite:<path>` or `postgres://…`; unset: `sqlite:<dataDir>/twofold.db`. */
+  databaseUrl: optionalString,
   /** PostgreSQL pool size per instance. */
   databasePoolMax: z.coerce.number().int().min(1).default(10),
   /** `redis://…`, `rediss://…`, `redis-sentinel://…` or `redis-cluster://…`; unset: in-memory (single instance, development). */
@@ -39,7 +39,7 @@ export const configSchema = z.object({
   nodeEnv: z.string().default('development'),
   /** pino log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Serve the demo relying party at /demo and seed a demo user (npm run demo). */
+  /** Serve the demo relying party at /demo; `serve --demo` (npm run demo) sets it and seeds the demo client and user. */
   demo: bool(false),
 
   ttl: z
@@ -174,6 +174,6 @@ export const configSchema = z.object({
       from: z.string().default('Twofold <no-reply@localhost>'),
     })
     .prefault({}),
-});
+}).transform((config) => ({ ...config, databaseUrl: config.databaseUrl ?? `sqlite:${config.dataDir.replace(/\/+$/, '')}/twofold.db` }));
 
 export type Config = z.infer<typeof configSchema>;

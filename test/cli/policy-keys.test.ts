@@ -83,6 +83,18 @@ describe('CLI: twofold policy and keys', function () {
       failed(await runCli({ ...cliEnv(cli.db), DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' }, ['client', 'list']), /^twofold: .*(database|ECONNREFUSED)/i);
       failed(await runCli({ ...cliEnv(cli.db), TWOFOLD_SECRET: 'too short' }, ['client', 'list']), /^twofold: .*TWOFOLD_SECRET must be at least 32 characters/);
     });
+
+    it('NODE_ENV=production refuses the development defaults, in one line naming each fix', async () => {
+      const { TWOFOLD_SECRET: _secret, ...withoutSecret } = cliEnv(cli.db);
+      const refused = await runCli({ ...withoutSecret, NODE_ENV: 'production' }, ['client', 'list']);
+      failed(refused, /^twofold: refusing to start with NODE_ENV=production: /);
+      for (const fix of ['TWOFOLD_SECRET is required', 'REDIS_URL is required', 'VONAGE_API_KEY', 'VONAGE_APPLICATION_ID', 'ISSUER must be an https:// URL']) {
+        expect(refused.stderr, fix).to.include(fix);
+      }
+      // Each refusal goes away with its fix: here every one but the https issuer.
+      const almost = await runCli({ ...cliEnv(cli.db), NODE_ENV: 'production', REDIS_URL: 'redis://127.0.0.1:6379', TWOFOLD_FACTORS: 'totp' }, ['client', 'list']);
+      failed(almost, /^twofold: refusing to start with NODE_ENV=production: ISSUER must be an https:\/\/ URL$/);
+    });
   });
 });
 
