@@ -1,22 +1,13 @@
 // twofold user add|list|show|remove|set-password|disable|enable|reset-mfa|unlock
 import type { Command } from 'commander';
-import type { Account } from '../db/repos/accounts.js';
 import type { Services } from '../services.js';
-import { keys } from '../store/session-store.js';
 import { loadConfig } from '../config/load.js';
 import { BadInput } from '../errors.js';
-import { AdminService, factorView, userView, type Actor } from '../admin/service.js';
+import { AdminService, type Actor } from '../admin/service.js';
 import { withServices } from './context.js';
 import { readPassword } from './password-input.js';
 import { INTERNAL_UNLOCK, unlockMessage } from '../http/routes/internal.js';
 import { printJson, printRecord, printTable, say } from './output.js';
-
-/** Clears the account's password and second-factor lockouts (without an audit event; tests use it). */
-export async function unlockAccount(services: Services, account: Account): Promise<void> {
-  const k = keys.account(account.id);
-  await services.throttle.unlock(account.username);
-  await services.store.delete(k.failures, k.lock, k.lockouts);
-}
 
 /** Changes made here are audited like the admin API's, as made at the CLI. */
 const CLI: Actor = { via: 'cli' };
@@ -47,8 +38,7 @@ export function registerUserCommands(program: Command): void {
     .option('--search <text>', 'only users whose username or email contains this')
     .option('--json', 'print JSON')
     .action(async (o: { search?: string; json?: boolean }) => {
-      const { items } = await withServices((s) => s.accounts.list({ search: o.search, limit: 10_000 }));
-      const views = items.map(userView);
+      const { items: views } = await withServices((s) => new AdminService(s).listUsers({ search: o.search, limit: 10_000 }));
       if (o.json) return printJson(views);
       printTable(views, ['username', 'name', 'email', 'role', 'disabled']);
     });
@@ -58,13 +48,9 @@ export function registerUserCommands(program: Command): void {
     .description('show a user and their second factors')
     .option('--json', 'print JSON')
     .action(async (username: string, o: { json?: boolean }) => {
-      const { account, factors } = await withServices(async (s) => {
-        const account = await s.accounts.get(username);
-        return { account, factors: await s.factors.list(account.id) };
-      });
-      const view = { ...userView(account), factors: factors.map(factorView) };
+      const view = await withServices((s) => new AdminService(s).showUser(username));
       if (o.json) return printJson(view);
-      printRecord({ ...userView(account), factors: factors.map((f) => `${f.type}${f.preferred ? '*' : ''}`).join(' ') || 'none' });
+      printRecord({ ...view, factors: view.factors.map((f) => `${f.type}${f.preferred ? '*' : ''}`).join(' ') || 'none' });
     });
 
   user

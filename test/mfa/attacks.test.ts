@@ -21,7 +21,7 @@ import {
   wrongCode,
   type TestClock,
 } from '../support/mfa.js';
-import { unlockAccount } from '../../src/cli/users.js';
+import { AdminService } from '../../src/admin/service.js';
 
 const isChallenge = (page: Page) => page.$('form[action$="/challenge/verify"]').length > 0;
 const errorOf = (page: Page) => page.$('.error').text().trim();
@@ -422,7 +422,7 @@ describe('attacks on the second-factor step', () => {
       expect([refused.status, refused.reachedClient]).to.deep.equal([429, false]);
 
       // `twofold user unlock` clears it.
-      await unlockAccount(server.services, user.account);
+      await new AdminService(server.services).unlock({ via: 'cli' }, user.username);
       const fourth = await startSignIn(mfaClient, user);
       const wrongOnce = await submitChallenge(fourth.agent, fourth.page, await wrongCode(user.secret, clock));
       expect((await failureState(server, user.account.id)).accountFailures).to.equal(1);
@@ -524,7 +524,7 @@ for (const store of ['redis', 'memory'] as StoreKind[]) {
       expect(state.lockedFor).to.be.greaterThan(0);
       const late = await startSignIn(client, user);
       expect(late.page.status).to.equal(429);
-      await unlockAccount(server.services, user.account);
+      await new AdminService(server.services).unlock({ via: 'cli' }, user.username);
       const after = await startSignIn(client, user);
       expect((await submitChallenge(after.agent, after.page, await nextCode(user.secret, clock))).redirectedTo).to.be.a('string');
     });
