@@ -151,7 +151,7 @@ export class AccountSelfService {
     const next = parseInput(passwordSchema, form.password);
     if (next !== form.confirm) throw new BadInput('The new passwords do not match.');
     if (next === current) throw new BadInput('Choose a password different from the current one.');
-    await this.s.accounts.repo.update(account.id, { passwordHash: await this.s.accounts.hasher.hash(next), passwordChangedAt: Date.now() });
+    await this.s.accounts.storePassword(account, next);
     await this.s.throttle.recordSuccess(account.username);
     this.emit('password.changed', account, who);
   }

@@ -29,5 +29,4 @@ export const newAccountSchema = accountFieldsSchema.extend({
   password: passwordSchema.optional(),
 });
 
-export type NewAccountInput = z.infer<typeof newAccountSchema>;
 export type AccountFieldsInput = z.infer<typeof accountFieldsSchema>;

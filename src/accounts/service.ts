@@ -1,5 +1,5 @@
 // Everything done to accounts, for the sign-in page, the CLI and the admin API alike.
-import { AccountRepo, usernameKey, type Account } from '../db/repos/accounts.js';
+import { AccountRepo, type Account } from '../db/repos/accounts.js';
 import { PasswordHasher } from './passwords.js';
 import { accountFieldsSchema, newAccountSchema, passwordSchema, usernameSchema, type AccountFieldsInput } from './schemas.js';
 import { parseInput } from '../validation.js';
@@ -51,16 +51,18 @@ export class AccountService {
     return this.repo.list(options);
   }
 
-  async update(username: string, input: AccountFieldsInput & { username?: string }): Promise<Account> {
+  async update(username: string, input: AccountFieldsInput): Promise<Account> {
     const account = await this.get(username);
-    const fields = parseInput(accountFieldsSchema, input);
-    const rename = input.username === undefined ? undefined : parseInput(usernameSchema, input.username);
-    return (await this.repo.update(account.id, { ...fields, ...(rename ? { username: rename } : {}) }))!;
+    return (await this.repo.update(account.id, parseInput(accountFieldsSchema, input)))!;
   }
 
   async setPassword(username: string, password: unknown): Promise<Account> {
     const account = await this.get(username);
-    const valid = parseInput(passwordSchema, password);
+    return this.storePassword(account, parseInput(passwordSchema, password));
+  }
+
+  /** Hashes and saves a password that passed the password rules. */
+  async storePassword(account: Account, valid: string): Promise<Account> {
     return (await this.repo.update(account.id, { passwordHash: await this.hasher.hash(valid), passwordChangedAt: Date.now() }))!;
   }
 
@@ -96,4 +98,3 @@ export class AccountService {
   }
 }
 
-export { usernameKey };

@@ -90,15 +90,15 @@ export class ClientService {
     }
     const interactive = grantTypes.includes('authorization_code');
     if (interactive && input.redirectUris.length === 0) {
-      throw new BadInput('at least one --redirect-uri is needed for the authorization_code grant');
+      throw new BadInput('the authorization_code grant needs at least one redirect URI (--redirect-uri; redirect_uris in the API)');
     }
     if (input.admin && !grantTypes.includes('client_credentials')) {
-      throw new BadInput('an admin client needs the client_credentials grant (--grant-type client_credentials)');
+      throw new BadInput('an admin client needs the client_credentials grant (--grant-type client_credentials; grant_types in the API)');
     }
     let scope = input.scope ?? USER_SCOPES.join(' ');
     if (input.admin && !scope.split(' ').includes(ADMIN_SCOPE)) scope += ` ${ADMIN_SCOPE}`;
     if (!input.admin && scope.split(' ').includes(ADMIN_SCOPE)) {
-      throw new BadInput('only an admin client (--admin) may have the admin scope');
+      throw new BadInput('only an admin client (--admin; admin: true in the API) may have the admin scope');
     }
     return {
       client_id: input.clientId,
@@ -118,7 +118,7 @@ export class ClientService {
   /** Registers a client. Returns the secret in the clear once, for the operator to hand over. */
   async add(raw: ClientInput): Promise<{ client: ClientView; secret: string | null }> {
     const input = parseInput(clientInputSchema, raw);
-    if (input.public && input.secret) throw new BadInput('a public client has no secret: use either --secret or --public');
+    if (input.public && input.secret) throw new BadInput('a public client has no secret: give a secret (--secret; client_secret) or make it public (--public; public: true), not both');
     const metadata = ClientService.metadata(input);
     const secret = input.public ? null : (input.secret ?? randomBytes(32).toString('base64url'));
     const stored = await this.repo.create(input.clientId, metadata, secret && this.sealSecret(input.clientId, secret));
@@ -134,7 +134,7 @@ export class ClientService {
     let sealed = current.secretSealed;
     if (input.public) sealed = null;
     else if (changes.secret) sealed = this.sealSecret(clientId, changes.secret);
-    else if (!sealed) throw new BadInput('turning a public client confidential needs a secret (--secret, or rotate-secret afterwards)');
+    else if (!sealed) throw new BadInput('turning a public client confidential needs a secret (--secret; client_secret in the API), or rotate the secret afterwards');
     const stored = await this.repo.update(clientId, ClientService.metadata(input), sealed);
     return ClientService.view(stored!);
   }

@@ -53,11 +53,6 @@ export class Keyring {
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
   }
 
-  /** True when the value was sealed with an earlier secret and should be sealed again. */
-  isStale(sealed: string): boolean {
-    return sealed.split('.')[1] !== this.dataKeys[0]!.kid;
-  }
-
   /** HMAC of a code under the current pepper: what is stored. */
   digest(value: string, context: string): string {
     return Keyring.hmac(this.peppers[0]!, value, context);

@@ -18,10 +18,6 @@ export interface AuditQuery {
 export class AuditRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(row: Omit<AuditEventRow, 'id'>): Promise<void> {
-    await this.insertMany([row]);
-  }
-
   async insertMany(rows: Array<Omit<AuditEventRow, 'id'>>): Promise<void> {
     if (rows.length === 0) return;
     await guard(() => this.db.insertInto('audit_events').values(rows.map((row) => ({ id: randomUUID(), ...row }))).execute());

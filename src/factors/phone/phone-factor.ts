@@ -58,8 +58,6 @@ export abstract class PhoneFactor implements Factor {
   abstract readonly description: string;
   /** The enrolment button: "Send code" or "Call". */
   abstract readonly sendLabel: string;
-  /** The challenge button: "Resend code" or "Call again". */
-  abstract readonly againLabel: string;
 
   constructor(protected readonly deps: PhoneFactorDeps) {}
 

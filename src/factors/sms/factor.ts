@@ -6,5 +6,4 @@ export class SmsFactor extends PhoneFactor {
   readonly label = 'Text message (SMS)';
   readonly description = 'We text a code to your mobile phone. Text and data rates may apply.';
   readonly sendLabel = 'Send code';
-  readonly againLabel = 'Resend code';
 }

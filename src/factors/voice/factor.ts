@@ -6,5 +6,4 @@ export class VoiceFactor extends PhoneFactor {
   readonly label = 'Voice call';
   readonly description = 'We call your phone and read a code aloud.';
   readonly sendLabel = 'Call';
-  readonly againLabel = 'Call again';
 }
