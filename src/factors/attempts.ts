@@ -46,6 +46,14 @@ export class Attempts {
     return null;
   }
 
+  /**
+   * Gives back the attempt a correct code took: the limit is on wrong codes, so setting up three
+   * methods in one sign-in does not use up its attempts (the sign-in goes on after an enrolment).
+   */
+  async release(accountId: string, bindingId: string): Promise<void> {
+    await this.store.increment(challengeSlotsKey(accountId, bindingId), this.config.ttl.interaction, -1);
+  }
+
   accountKeys(ctx: AttemptContext) {
     return keys.account(ctx.account.id);
   }

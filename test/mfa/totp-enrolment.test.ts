@@ -226,6 +226,27 @@ describe('authenticator app enrolment and storage', () => {
       expect([claims.acr, claims.amr]).to.deep.equal(['mfa', ['pwd', 'otp', 'mfa']]);
     });
 
+    it('setting up three apps in one sign-in, with typos, does not run out of attempts: only wrong codes use them up', async () => {
+      const user = await createUser(server, name('three-apps'));
+      const s = await startSignIn(client, user);
+      let page = s.page;
+      for (const [i, typos] of [2, 2, 0].entries()) {
+        if (i > 0) page = await s.agent.submit(page, '/setup', {}, { button: 'Setup' });
+        const enrol = await s.agent.submit(page, '/enrol', { method: 'totp' }, { button: 'Authenticator app' });
+        const key = keyFromPage(enrol);
+        page = enrol;
+        for (let t = 0; t < typos; t++) {
+          page = await s.agent.submit(page, '/enrol/verify', { code: await wrongCode(key, clock) });
+          expect(page.status, textOf(page)).to.equal(400);
+        }
+        page = await s.agent.submit(page, '/enrol/verify', { code: await codeNow(key, clock) });
+        expect(page.status, `app ${i + 1}: ${textOf(page).slice(0, 200)}`).to.equal(200);
+        expect(page.$('.added li'), `app ${i + 1}`).to.have.length(i + 1);
+      }
+      await finishAndExchange(client, s, page);
+      expect((await server.services.factors.list(user.account.id)).filter((f) => f.type === 'totp')).to.have.length(3);
+    });
+
     it('a factor id from another account cannot be chosen under "Use another method"', async () => {
       const alice = await userWithTotp(server, client, clock, name('choose-a'));
       const bob = await userWithTotp(server, client, clock, name('choose-b'));

@@ -138,7 +138,7 @@ export async function submitEnrolmentCode(services: FlowServices, tx: LoginTrans
   }
 
   const factorId = factor.enrolmentFactorId(tx.enrolment!.state);
-  await services.factors.save(account, factor.type, factorId, outcome.enrolled!);
+  await Promise.all([services.factors.save(account, factor.type, factorId, outcome.enrolled!), services.attempts.release(account.id, tx.uid)]);
   // With the first factor come recovery codes, shown once on the next screen (nothing blocks Finish).
   if (!(await services.recovery.has(account.id))) {
     const codes = await services.recovery.generate(account);
