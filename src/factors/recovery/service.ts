@@ -55,10 +55,11 @@ export class RecoveryCodes {
     return (await this.factors.listForAccount(accountId)).some((f) => f.type === RECOVERY_TYPE);
   }
 
-  /** Uses a code once: refused while the account is locked; a wrong code counts as a failure. */
+  /**
+   * Uses a code once; a wrong code counts as a failure. The caller has taken an attempt first
+   * (Attempts.reserve), which refuses a locked account before any code is looked at.
+   */
   async verify(ctx: AttemptContext, input: string): Promise<VerifyOutcome> {
-    const lockedFor = await this.attempts.lockedFor(ctx.account.id);
-    if (lockedFor > 0) return { ok: false, reason: 'locked', lockedFor, challengeOver: false };
     const normalised = normaliseRecoveryCode(input);
     if (!normalised) return this.attempts.fail(ctx, { malformed: 'Enter a recovery code: 16 letters and digits, like xxxx-xxxx-xxxx-xxxx' });
     if (!(await this.repo.consume(ctx.account.id, this.digests(ctx.account.id, normalised)))) return this.attempts.fail(ctx, 'invalid');
