@@ -11,7 +11,8 @@ import type { AttemptContext } from '../factors/factor.js';
 import { minutesFrom } from '../accounts/throttle.js';
 import type { AccountSessions } from './session.js';
 import { ACCOUNT_CLIENT_ID } from './client.js';
-import { field, stateOf, whoOf, type AccountGuards, type AccountState } from './guards.js';
+import { stateOf, type AccountGuards, type AccountState } from './guards.js';
+import { field, localeFor, stringFields, whoOf } from '../http/body.js';
 
 export interface EnrolDeps {
   services: Services;
@@ -29,12 +30,9 @@ export function attemptOf(ctx: Context, { session, account }: AccountState): Att
     account,
     bindingId: `account:${session.id}:${session.enrolment?.id ?? 'none'}`,
     ...whoOf(ctx),
-    locale: account.locale || (ctx.acceptsLanguages()[0] && ctx.acceptsLanguages()[0] !== '*' ? ctx.acceptsLanguages()[0]! : 'en'),
+    locale: localeFor(ctx, account.locale),
   };
 }
-
-const stringFields = (ctx: Context): Record<string, string> =>
-  Object.fromEntries(Object.entries((ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
 
 export function registerEnrolRoutes(router: Router, deps: EnrolDeps): void {
   const { services, views, sessions, guards, parseBody, done } = deps;

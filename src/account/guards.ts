@@ -10,7 +10,8 @@ import { Keyring } from '../crypto/keyring.js';
 import { TwofoldError } from '../errors.js';
 import type { AccountSession, AccountSessions } from './session.js';
 import type { AccountLogin } from './login.js';
-import { accountSessionSignedOut, type AccountSelfService, type Who } from './service.js';
+import { accountSessionSignedOut, type AccountSelfService } from './service.js';
+import { field } from '../http/body.js';
 
 export interface AccountState {
   session: AccountSession;
@@ -18,14 +19,6 @@ export interface AccountState {
 }
 
 export const stateOf = (ctx: Context): AccountState => ctx.state.account as AccountState;
-
-/** A form field as a string, or undefined when missing or not a single string. */
-export const field = (ctx: Context, name: string): string | undefined => {
-  const value = (ctx.request as unknown as { body?: Record<string, unknown> }).body?.[name];
-  return typeof value === 'string' ? value : undefined;
-};
-
-export const whoOf = (ctx: Context): Who => ({ ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 512) });
 
 export interface AccountGuards {
   /** A second factor within the last mfa.stepUpMinutes: the condition for any change. */

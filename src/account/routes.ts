@@ -22,7 +22,8 @@ import { parseBody } from '../http/body.js';
 import { AccountSessions, type AccountSession } from './session.js';
 import { AccountSelfService } from './service.js';
 import { AccountLogin } from './login.js';
-import { accountGuards, field, stateOf, whoOf, type AccountState } from './guards.js';
+import { accountGuards, stateOf, type AccountState } from './guards.js';
+import { field, whoOf } from '../http/body.js';
 import { registerEnrolRoutes } from './enrol-routes.js';
 import { LOW_RECOVERY_CODES } from '../factors/recovery/service.js';
 

@@ -18,8 +18,8 @@ export const attemptContext = (tx: LoginTransaction, account: Account, who: Requ
   clientId: tx.clientId,
   ip: who.ip,
   userAgent: who.userAgent,
-  // The account's own language first; then the browser's ("*" when it sent none); then English.
-  locale: account.locale || (who.locale && who.locale !== '*' ? who.locale : 'en'),
+  // The account's own language first; then the browser's (who.locale: see localeFor).
+  locale: account.locale || who.locale,
 });
 
 export function lockedScreen(lockedFor: number): Outcome {

@@ -12,6 +12,7 @@ import { startTransaction, nextStep, password, challenge, enrol, finish } from '
 import type { LoginTransaction } from '../../flow/transaction.js';
 import { approve, describeConsent } from '../../oidc/consent.js';
 import type { Views } from '../views.js';
+import { field, localeFor, stringFields, whoOf } from '../body.js';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -64,7 +65,7 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
       details,
       facts,
       tx,
-      who: { ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 512), locale: ctx.acceptsLanguages()[0] ?? 'en' },
+      who: { ...whoOf(ctx), locale: localeFor(ctx) },
     } satisfies InteractionState;
     return next();
   }
@@ -177,17 +178,6 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
     respond(ctx, { kind: 'abort', error: 'access_denied', description: 'the user cancelled the sign-in' }));
 
   return router;
-}
-
-/** A form field as a string, or undefined when missing or not a single string (qs arrays/objects). */
-export function field(ctx: Context, name: string): string | undefined {
-  const value = (ctx.request as unknown as { body?: Record<string, unknown> }).body?.[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function stringFields(ctx: Context): Record<string, string> {
-  const body = (ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {};
-  return Object.fromEntries(Object.entries(body).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 async function sessionFacts(provider: Provider, details: Details): Promise<InteractionFacts['session']> {
