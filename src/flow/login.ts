@@ -41,7 +41,7 @@ export async function startTransaction(services: FlowServices, facts: Interactio
     acrClaim: parseAcrClaim(facts.params.claims),
   };
   const policy = await services.policy.get();
-  const tx = await services.transactions.start(facts.uid, {
+  return services.transactions.start(facts.uid, {
     clientId: facts.client.clientId,
     clientName: facts.client.name,
     allowedFactors: policy.allowedFactors,
@@ -49,21 +49,16 @@ export async function startTransaction(services: FlowServices, facts: Interactio
     secondFactorRequired: secondFactorRequired(policy, requestFacts),
     requestedByRelyingParty: requestedByRelyingParty(requestFacts),
     acrUnattainable: essentialAcrUnattainable(policy, requestFacts),
+    // Over an SSO session that proved the password and lacks only the second factor, skip step 2.
+    ...sessionProvesPassword(facts),
   });
-  // Over an SSO session that proved the password and lacks only the second factor, skip step 2.
-  const proved = await sessionProvesPassword(services, facts, tx);
-  if (proved) {
-    Object.assign(tx, proved);
-    await services.transactions.save(tx);
-  }
-  return tx;
 }
 
 /** Where the user stands in the sign-in: the screen to show, or the end of it. */
 export async function nextStep(services: FlowServices, facts: InteractionFacts, tx: LoginTransaction, who: Requester): Promise<Outcome> {
   if (facts.prompt.name === 'consent') return render('consent', {});
   if (tx.acrUnattainable) return unmetAcr(services, tx, who);
-  if (!tx.accountId || tx.passwordTooOld) return passwordScreen(tx);
+  if (!tx.accountId || tx.passwordTooOld) return passwordScreen();
 
   // On the way to a challenge, what it needs is read together with the account.
   const challenging = tx.secondFactorRequired && !tx.secondFactor;
@@ -72,7 +67,7 @@ export async function nextStep(services: FlowServices, facts: InteractionFacts, 
     challenging ? services.attempts.lockedFor(tx.accountId) : 0,
     challenging ? services.factors.usable(tx.accountId, tx) : [],
   ]);
-  if (!account || account.disabled) return passwordScreen({ ...tx, accountId: undefined });
+  if (!account || account.disabled) return passwordScreen();
   if (!tx.secondFactorRequired && !tx.secondFactor) return finishWithPassword(services, tx, who, account.username);
 
   if (tx.secondFactor) {
@@ -89,7 +84,7 @@ export async function nextStep(services: FlowServices, facts: InteractionFacts, 
   if (!passwordIsFresh(services, tx)) {
     tx.passwordTooOld = true;
     await services.transactions.save(tx);
-    return passwordScreen(tx, 'For your security, enter your password again before setting up a second factor.');
+    return passwordScreen('For your security, enter your password again before setting up a second factor.');
   }
   if (tx.enrolment) return enrolmentScreen(services, tx, account, who);
   return chooserScreen(services, tx, account);

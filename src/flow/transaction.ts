@@ -62,7 +62,7 @@ export function forgetAccount(tx: LoginTransaction): void {
 export class Transactions {
   constructor(private readonly store: SessionStore) {}
 
-  async start(uid: string, init: Pick<LoginTransaction, 'clientId' | 'clientName' | 'allowedFactors' | 'exp' | 'secondFactorRequired' | 'requestedByRelyingParty' | 'acrUnattainable'>): Promise<LoginTransaction> {
+  async start(uid: string, init: Pick<LoginTransaction, 'clientId' | 'clientName' | 'allowedFactors' | 'exp' | 'secondFactorRequired' | 'requestedByRelyingParty' | 'acrUnattainable' | 'accountId' | 'passwordAt'>): Promise<LoginTransaction> {
     const tx: LoginTransaction = { uid, csrf: randomBytes(24).toString('base64url'), enrolled: [], ...init };
     await this.save(tx);
     return tx;

@@ -17,7 +17,7 @@ export function passwordIsFresh(services: FlowServices, tx: LoginTransaction): b
   return age <= services.config.mfa.freshPasswordMinutes * 60;
 }
 
-export function passwordScreen(tx: Pick<LoginTransaction, 'accountId'>, notice?: string): Outcome {
+export function passwordScreen(notice?: string): Outcome {
   return render('login', { notice });
 }
 
@@ -25,15 +25,10 @@ export function passwordScreen(tx: Pick<LoginTransaction, 'accountId'>, notice?:
  * An SSO session already proved the password when the only thing the login prompt wants is the
  * second factor. max_age, prompt=login and a different subject all need the password again.
  */
-export async function sessionProvesPassword(
-  services: FlowServices,
-  facts: InteractionFacts,
-  tx: LoginTransaction,
-): Promise<Pick<LoginTransaction, 'accountId' | 'passwordAt'> | undefined> {
+export function sessionProvesPassword(facts: InteractionFacts): Pick<LoginTransaction, 'accountId' | 'passwordAt'> | undefined {
   const session = facts.session;
   if (facts.prompt.name !== 'login' || !session?.accountId || !session.loginTs) return undefined;
   if (!facts.prompt.reasons.every((r) => SECOND_FACTOR_ONLY.has(r))) return undefined;
-  if (tx.accountId) return undefined;
   return { accountId: session.accountId, passwordAt: session.loginTs };
 }
 
