@@ -138,6 +138,12 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('recovery_codes_account').on('recovery_codes').column('account_id').execute();
     },
   },
+  // `audit --user` and ?user= match the username without regard to case, newest first.
+  '0012_audit_events_username': {
+    async up(db: Kysely<any>) {
+      await sql`create index audit_events_username on audit_events (lower(username), at)`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
