@@ -24,7 +24,7 @@ import { render } from './context.js';
 import type { LoginTransaction } from './transaction.js';
 import { essentialAcrUnattainable, requestedByRelyingParty, secondFactorRequired } from '../oidc/second-factor-policy.js';
 import { passwordIsFresh, passwordScreen, sessionProvesPassword } from './steps/password.js';
-import { challengeScreen, lockedScreen } from './steps/challenge.js';
+import { challengeOverScreen, challengeScreen, lockedScreen } from './steps/challenge.js';
 import { chooserScreen, enrolledScreen, enrolmentScreen } from './steps/enrol.js';
 import { finishWithPassword, finishWithSecondFactor, unmetAcr } from './steps/finish.js';
 
@@ -62,9 +62,10 @@ export async function nextStep(services: FlowServices, facts: InteractionFacts, 
 
   // On the way to a challenge, what it needs is read together with the account.
   const challenging = tx.secondFactorRequired && !tx.secondFactor;
-  const [account, lockedFor, factors] = await Promise.all([
+  const [account, lockedFor, challengeFailures, factors] = await Promise.all([
     services.accounts.findById(tx.accountId),
     challenging ? services.attempts.lockedFor(tx.accountId) : 0,
+    challenging ? services.attempts.challengeFailures(tx.accountId, tx.uid) : 0,
     challenging ? services.factors.usable(tx.accountId, tx) : [],
   ]);
   if (!account || account.disabled) return passwordScreen();
@@ -79,7 +80,9 @@ export async function nextStep(services: FlowServices, facts: InteractionFacts, 
 
   if (lockedFor > 0) return lockedScreen(lockedFor);
 
-  if (factors.length > 0) return challengeScreen(services, tx, account, factors, who);
+  if (factors.length > 0) {
+    return challengeFailures >= services.config.mfa.challengeMaxFailures ? challengeOverScreen() : challengeScreen(services, tx, account, factors, who);
+  }
 
   if (!passwordIsFresh(services, tx)) {
     tx.passwordTooOld = true;

@@ -38,7 +38,7 @@ async function challengeIsOver(services: FlowServices, tx: LoginTransaction, acc
   return (await services.attempts.challengeFailures(account.id, tx.uid)) >= services.config.mfa.challengeMaxFailures;
 }
 
-/** Shows the current challenge, starting it (once) if needed. */
+/** Shows the current challenge, starting it (once) if needed; the caller has checked that attempts are left. */
 export async function challengeScreen(
   services: FlowServices,
   tx: LoginTransaction,
@@ -47,7 +47,6 @@ export async function challengeScreen(
   who: Requester,
   error?: { message: string; status: number },
 ): Promise<Outcome> {
-  if (await challengeIsOver(services, tx, account)) return challengeOverScreen();
   if (tx.choosing) return render('methods', { methods: factors.map((f) => describe(services, f)) });
 
   const current =
