@@ -9,6 +9,9 @@ import { isRestricted, type ChallengeFactor, type EnrolledSecret, type Factor } 
 
 export const factorSealContext = (factorId: string): string => `factor:${factorId}`;
 
+/** A stored factor's secret in the clear (TOTP seed, phone number); never for display or logs. */
+export const openFactorSecret = (keyring: Keyring, factor: StoredFactor): string => keyring.open(factor.secretSealed, factorSealContext(factor.id));
+
 export class FactorService {
   private readonly byType: Map<string, Factor>;
   private readonly fallbackByType: Map<string, ChallengeFactor>;
@@ -79,7 +82,7 @@ export class FactorService {
 
   /** The stored secret in the clear (a phone number to send to); never for display or logs. */
   openSecret(factor: StoredFactor): string {
-    return this.keyring.open(factor.secretSealed, factorSealContext(factor.id));
+    return openFactorSecret(this.keyring, factor);
   }
 
   touch(factor: StoredFactor): Promise<void> {

@@ -14,7 +14,7 @@ import type { DeliveryProblem, DeliveryReceipts } from '../../delivery/receipts.
 import { failureMessage, type Sender } from '../../delivery/sender.js';
 import { callingCodeOf, checkPhone, maskPhone, type Channel } from '../../phone/phone.js';
 import type { ActionOutcome, AttemptContext, EnrolledSecret, Factor, FactorState, VerifyOutcome } from '../factor.js';
-import { factorSealContext } from '../service.js';
+import { openFactorSecret } from '../service.js';
 
 export interface PhoneFactorDeps {
   config: Config;
@@ -131,7 +131,7 @@ export abstract class PhoneFactor implements Factor {
   // --- challenge
 
   private numberOf(factor: StoredFactor): string {
-    return this.deps.keyring.open(factor.secretSealed, factorSealContext(factor.id));
+    return openFactorSecret(this.deps.keyring, factor);
   }
 
   /**
@@ -151,7 +151,7 @@ export abstract class PhoneFactor implements Factor {
   async challengeAction(ctx: AttemptContext, factor: StoredFactor, raw: FactorState, action: string): Promise<ActionOutcome> {
     const state = raw as Challenge;
     if (action === 'resend') return this.challengeSend(ctx, factor, state.channel ?? this.type, state);
-    if (action === 'switch' && (await this.canSwitch(factor))) return this.challengeSend(ctx, factor, other(state.channel ?? this.type), state);
+    if (action === 'switch' && (await this.canSwitch(this.numberOf(factor)))) return this.challengeSend(ctx, factor, other(state.channel ?? this.type), state);
     return { state, error: 'That action is not available here.' };
   }
 
@@ -163,7 +163,7 @@ export abstract class PhoneFactor implements Factor {
     const [cooldown, problem, canSwitch] = await Promise.all([
       this.deps.limits.cooldownLeft({ ...binding, e164, callingCode: callingCodeOf(e164), channel, ip: ctx.ip }),
       this.deps.receipts.problem(binding),
-      this.canSwitch(factor),
+      this.canSwitch(e164),
     ]);
     return {
       channel,
@@ -198,9 +198,9 @@ export abstract class PhoneFactor implements Factor {
    * its factor type (an administrator who turned text messages off gets none), and the number can
    * take it (a landline enrolled for calls is never sent a text message).
    */
-  private async canSwitch(factor: StoredFactor): Promise<boolean> {
+  private async canSwitch(e164: string): Promise<boolean> {
     const channel = other(this.type);
-    if (!this.deps.config.factors.includes(channel) || !checkPhone(this.numberOf(factor), channel, this.deps.config.phone).ok) return false;
+    if (!this.deps.config.factors.includes(channel) || !checkPhone(e164, channel, this.deps.config.phone).ok) return false;
     return (await this.deps.policy.get()).allowedFactors.includes(channel);
   }
 

@@ -10,7 +10,7 @@ import type { StoredFactor } from '../../db/repos/factors.js';
 import { newFactorId } from '../../db/repos/factors.js';
 import { keys, type SessionStore } from '../../store/session-store.js';
 import { Attempts, malformedCodeMessage, parseCode } from '../attempts.js';
-import { factorSealContext } from '../service.js';
+import { openFactorSecret } from '../service.js';
 import type { ActionOutcome, AttemptContext, EnrolledSecret, Factor, FactorState, VerifyOutcome } from '../factor.js';
 import { matchTotp, newTotpSecret, otpauthUri, type TotpParams } from './otp.js';
 
@@ -112,7 +112,7 @@ export class TotpFactor implements Factor {
   }
 
   private stored(factor: StoredFactor) {
-    return decodeTotpSecret(this.keyring.open(factor.secretSealed, factorSealContext(factor.id)), this.params);
+    return decodeTotpSecret(openFactorSecret(this.keyring, factor), this.params);
   }
 
   challengeAmr(): string {
