@@ -163,6 +163,10 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async recordSecondFactorFailure(account: AccountKeys, challengeKey: string, policy: FailurePolicy, challengeTtlSeconds: number): Promise<FailureOutcome> {
+    return this.failureNow(account, challengeKey, policy, challengeTtlSeconds);
+  }
+
+  private failureNow(account: AccountKeys, challengeKey: string, policy: FailurePolicy, challengeTtlSeconds: number): FailureOutcome {
     const challengeFailures = this.incrementNow(challengeKey, challengeTtlSeconds, 1).count;
     const accountFailures = (this.read<number>(account.failures) ?? 0) + 1;
     this.write(account.failures, accountFailures, FAILURE_MEMORY_SECONDS);
@@ -214,7 +218,7 @@ export class MemorySessionStore implements SessionStore {
         spent = true;
       }
     }
-    const failure = await this.recordSecondFactorFailure(account, challengeKey, policy, challengeTtlSeconds);
+    const failure = this.failureNow(account, challengeKey, policy, challengeTtlSeconds);
     return { ok: false, reason: 'invalid', spent, failure };
   }
 
