@@ -7,17 +7,11 @@
 // AB_THIS_ENV="NAME=value ..." sets environment variables for this checkout's provider only (to
 // try a setting or a flag). Two identical builds measure about 0.98 (0.95 to 1.06 per round).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { parseConfig } from '../src/config/load.js';
-import { buildServices } from '../src/services.js';
-import { createLogger } from '../src/log.js';
-import { newFactorId } from '../src/db/repos/factors.js';
-import { newTotpSecret, timeStep, totp } from '../src/factors/totp/otp.js';
 import { loadKeys, signIn } from './signin.js';
+import { postgresDatabase, providerCpuSeconds, REDIRECT, REDIS_URL, seed, Users, waitReady } from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,28 +24,13 @@ const { values: args } = parseArgs({
 });
 if (!args.base) throw new Error('--base <dir with a built dist/> is required');
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = `bench-${randomBytes(24).toString('hex')}`;
-const PASSWORD = 'correct horse battery staple';
 const USERS = 1500;
 const ROUNDS = Number(args.rounds);
 const ROUND_MS = (Number(args.duration) * 1000) / ROUNDS;
 const CONCURRENCY = Number(args.concurrency);
 const MFA = args.scenario === 'mfa';
 const thisEnv = Object.fromEntries((process.env.AB_THIS_ENV ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-
-const cpuSeconds = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
-
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: PG_ADMIN });
-  await c.connect();
-  await c.query(sql);
-  await c.end();
-}
 
 interface Side {
   name: string;
@@ -61,64 +40,39 @@ interface Side {
 }
 
 async function side(name: string, main: string): Promise<Side> {
-  const db = `twofold_ab_${randomBytes(4).toString('hex')}`;
-  await admin(`CREATE DATABASE ${db}`);
-  const url = new URL(PG_ADMIN);
-  url.pathname = `/${db}`;
+  const db = await postgresDatabase('twofold_ab');
   const port = 40000 + Math.floor(Math.random() * 20000);
   const issuer = `http://127.0.0.1:${port}`;
   const prefix = `ab${randomBytes(3).toString('hex')}:`;
-  const config = parseConfig({ issuer, databaseUrl: url.toString(), secret: SECRET, redisUrl: REDIS_URL, redisKeyPrefix: prefix });
-  const services = await buildServices(config, { log: createLogger('warn', process.stderr), withSessionStore: false });
-  const redirect = 'https://rp.example.com/callback';
-  const client = await services.clients.add({ clientId: 'ab', redirectUris: [redirect], requireMfa: MFA });
-  const hash = await services.accounts.hasher.hash(PASSWORD);
-  const secret = newTotpSecret();
-  for (let i = 0; i < USERS; i++) {
-    const account = await services.accounts.repo.create({ username: `user${i}`, passwordHash: hash });
-    await services.factors.save(account, 'totp', newFactorId(), { secret, name: 'Authenticator app' });
-  }
-  await services.close();
+  const { clientSecrets, totpSecret } = await seed(
+    { issuer, databaseUrl: db.url, secret: SECRET, redisUrl: REDIS_URL, redisKeyPrefix: prefix },
+    [{ clientId: 'ab', redirectUris: [REDIRECT], requireMfa: MFA }],
+    USERS,
+  );
   const provider = spawn(process.execPath, [main, 'serve'], {
-    env: { ...process.env, ISSUER: issuer, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: url.toString(), TWOFOLD_SECRET: SECRET, LOG_LEVEL: 'info', REDIS_URL, REDIS_KEY_PREFIX: prefix, ...(name === 'this' ? thisEnv : {}) },
+    env: { ...process.env, ISSUER: issuer, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: db.url, TWOFOLD_SECRET: SECRET, LOG_LEVEL: 'info', REDIS_URL, REDIS_KEY_PREFIX: prefix, ...(name === 'this' ? thisEnv : {}) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${issuer}/readyz`)).ok) break;
-    } catch {
-      if (i > 200) throw new Error(`${name} did not start`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const keys = await loadKeys(issuer);
-  const target = { issuer, clientId: 'ab', clientSecret: client.secret!, redirectUri: redirect, keys };
-  let next = 0;
-  const lastStep = new Map<number, number>();
+  await waitReady(issuer, provider);
+  const target = { issuer, clientId: 'ab', clientSecret: clientSecrets.ab!, redirectUri: REDIRECT, keys: await loadKeys(issuer) };
+  const users = new Users(totpSecret, USERS);
   return {
     name,
     provider,
     async run() {
-      for (;;) {
-        const i = next++ % USERS;
-        const now = timeStep(Date.now() / 1000, 30);
-        const step = Math.max(now, (lastStep.get(i) ?? -1) + 1);
-        if (step > now + 1) continue;
-        lastStep.set(i, step);
-        await signIn(target, { username: `user${i}`, password: PASSWORD }, MFA ? () => totp(secret, step * 30, { period: 30, digits: 6, algorithm: 'sha1' }) : null);
-        return;
-      }
+      const u = users.take(MFA);
+      await signIn(target, u, u.code ?? null);
     },
     async drop() {
       provider.kill('SIGTERM');
       await new Promise((r) => provider.once('exit', r));
-      await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await db.drop();
     },
   };
 }
 
 async function drive(s: Side, ms: number): Promise<{ ok: number; errors: number; cpu: number }> {
-  const cpu0 = cpuSeconds(s.provider.pid!);
+  const cpu0 = providerCpuSeconds(s.provider.pid!);
   const until = performance.now() + ms;
   let ok = 0;
   let errors = 0;
@@ -134,7 +88,7 @@ async function drive(s: Side, ms: number): Promise<{ ok: number; errors: number;
       }
     }),
   );
-  return { ok, errors, cpu: cpuSeconds(s.provider.pid!) - cpu0 };
+  return { ok, errors, cpu: providerCpuSeconds(s.provider.pid!) - cpu0 };
 }
 
 const a = await side('base', path.resolve(args.base, 'dist/cli/main.js'));

@@ -12,14 +12,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../src/config/load.js';
-import { buildServices } from '../src/services.js';
 import { PasswordHasher } from '../src/accounts/passwords.js';
-import { createLogger } from '../src/log.js';
-import { newFactorId } from '../src/db/repos/factors.js';
-import { newTotpSecret, timeStep, totp } from '../src/factors/totp/otp.js';
+import { postgresDatabase, providerCpuSeconds, providerTicks, REDIRECT, REDIS_URL, seed, Users, waitReady } from './harness.js';
 import { clientCredentials, loadKeys, refresh, signIn, type SignInTarget, type Timings } from './signin.js';
 import { writeChart } from './chart.js';
 
@@ -44,12 +40,8 @@ const CONCURRENCY = Number(args.concurrency);
 const USERS = Number(args.users);
 const STEPS = Number(args.steps);
 const ROUNDS = 3;
-const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = `bench-${randomBytes(24).toString('hex')}`;
-const PASSWORD = 'correct horse battery staple';
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const CLK_TCK = 100;
 
 const production = parseConfig({}).argon2;
 
@@ -80,16 +72,6 @@ function providerCpuClock(pid: number): () => number {
   };
 }
 
-function providerTicks(pid: number): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return { user: Number(fields[11]), system: Number(fields[12]) }; // utime, stime: every thread
-}
-
-const providerCpuSeconds = (pid: number): number => {
-  const { user, system } = providerTicks(pid);
-  return (user + system) / CLK_TCK;
-};
-
 async function redisCommands(redis: Redis | undefined): Promise<number> {
   if (!redis) return 0;
   const info = await redis.info('commandstats');
@@ -102,19 +84,6 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 };
 
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`the provider exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the provider did not become ready');
-}
-
 interface Setup {
   name: string;
   databaseUrl: string;
@@ -123,71 +92,14 @@ interface Setup {
 }
 
 async function postgresSetup(): Promise<Setup> {
-  const name = `twofold_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN);
-  url.pathname = `/${name}`;
-  return {
-    name: 'postgres+redis',
-    databaseUrl: url.toString(),
-    redisUrl: REDIS_URL,
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_ADMIN });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  const db = await postgresDatabase('twofold_bench');
+  return { name: 'postgres+redis', databaseUrl: db.url, redisUrl: REDIS_URL, drop: db.drop };
 }
 
 function sqliteSetup(): Setup {
   const dir = path.join(tmpdir(), `twofold-bench-${randomBytes(4).toString('hex')}`);
   mkdirSync(dir, { recursive: true });
   return { name: 'sqlite+memory', databaseUrl: `sqlite:${dir}/twofold.db`, drop: async () => {} };
-}
-
-/** Clients and users, written straight into the store (one password hash shared by every user). */
-async function seed(setup: Setup, issuer: string, prefix: string) {
-  const config = parseConfig({ issuer, databaseUrl: setup.databaseUrl, secret: SECRET, ...(setup.redisUrl ? { redisUrl: setup.redisUrl, redisKeyPrefix: prefix } : {}) });
-  const services = await buildServices(config, { log: createLogger('warn', process.stderr), withSessionStore: false });
-  try {
-    const redirect = 'https://rp.example.com/callback';
-    const pwd = await services.clients.add({ clientId: 'bench-pwd', redirectUris: [redirect] });
-    const mfa = await services.clients.add({ clientId: 'bench-mfa', redirectUris: [redirect], requireMfa: true });
-    const cc = await services.clients.add({ clientId: 'bench-cc', grantTypes: ['client_credentials'], admin: true });
-    const hash = await services.accounts.hasher.hash(PASSWORD);
-    const secret = newTotpSecret();
-    for (let i = 0; i < USERS; i++) {
-      const account = await services.accounts.repo.create({ username: `user${i}`, passwordHash: hash });
-      await services.factors.save(account, 'totp', newFactorId(), { secret, name: 'Authenticator app' });
-    }
-    return { pwdSecret: pwd.secret!, mfaSecret: mfa.secret!, ccSecret: cc.secret!, totpSecret: secret, redirect };
-  } finally {
-    await services.close();
-  }
-}
-
-/** Picks users so no authenticator-app step is used twice for one factor (T-1..T+1 are valid). */
-class Users {
-  private next = 0;
-  private readonly lastStep = new Map<number, number>();
-  constructor(private readonly secret: string) {}
-
-  take(mfa: boolean): { username: string; password: string; code?: () => Promise<string> } {
-    for (let tries = 0; tries < USERS; tries++) {
-      const i = this.next++ % USERS;
-      if (!mfa) return { username: `user${i}`, password: PASSWORD };
-      const now = timeStep(Date.now() / 1000, 30);
-      const step = Math.max(now, (this.lastStep.get(i) ?? -1) + 1);
-      if (step > now + 1) continue;
-      this.lastStep.set(i, step);
-      return { username: `user${i}`, password: PASSWORD, code: () => totp(this.secret, step * 30, { period: 30, digits: 6, algorithm: 'sha1' }) };
-    }
-    throw new Error('not enough users for the second-factor rate: raise --users');
-  }
 }
 
 async function drive(ms: number, work: () => Promise<Timings | void>, sample: Sample, provider: ChildProcess, redis: Redis | undefined): Promise<void> {
@@ -253,7 +165,15 @@ async function runSetup(setup: Setup) {
   const port = 40000 + Math.floor(Math.random() * 20000);
   const issuer = `http://127.0.0.1:${port}`;
   const prefix = `bench${randomBytes(3).toString('hex')}:`;
-  const seeded = await seed(setup, issuer, prefix);
+  const seeded = await seed(
+    { issuer, databaseUrl: setup.databaseUrl, secret: SECRET, ...(setup.redisUrl ? { redisUrl: setup.redisUrl, redisKeyPrefix: prefix } : {}) },
+    [
+      { clientId: 'bench-pwd', redirectUris: [REDIRECT] },
+      { clientId: 'bench-mfa', redirectUris: [REDIRECT], requireMfa: true },
+      { clientId: 'bench-cc', grantTypes: ['client_credentials'], admin: true },
+    ],
+    USERS,
+  );
   // BENCH_PROVIDER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the provider.
   const flags = process.env.BENCH_PROVIDER_FLAGS?.split(' ').filter(Boolean) ?? [];
   const provider = spawn(process.execPath, [...flags, path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
@@ -274,10 +194,10 @@ async function runSetup(setup: Setup) {
   try {
     await waitReady(issuer, provider);
     const keys = await loadKeys(issuer);
-    const target = (clientId: string, clientSecret: string): SignInTarget => ({ issuer, clientId, clientSecret, redirectUri: seeded.redirect, keys });
-    const pwdTarget = target('bench-pwd', seeded.pwdSecret);
-    const mfaTarget = target('bench-mfa', seeded.mfaSecret);
-    const users = new Users(seeded.totpSecret);
+    const target = (clientId: string, clientSecret: string): SignInTarget => ({ issuer, clientId, clientSecret, redirectUri: REDIRECT, keys });
+    const pwdTarget = target('bench-pwd', seeded.clientSecrets['bench-pwd']!);
+    const mfaTarget = target('bench-mfa', seeded.clientSecrets['bench-mfa']!);
+    const users = new Users(seeded.totpSecret, USERS);
     const refreshTokens: string[] = [];
 
     const password = async () => {
@@ -330,7 +250,7 @@ async function runSetup(setup: Setup) {
       const i = cursor++ % refreshTokens.length;
       refreshTokens[i] = await refresh(pwdTarget, refreshTokens[i]!);
     }, samples.refresh, provider, redis);
-    await drive(DURATION / 6, () => clientCredentials(issuer, 'bench-cc', seeded.ccSecret), samples.client_credentials, provider, redis);
+    await drive(DURATION / 6, () => clientCredentials(issuer, 'bench-cc', seeded.clientSecrets['bench-cc']!), samples.client_credentials, provider, redis);
     return samples;
   } finally {
     provider.kill('SIGTERM');
