@@ -16,7 +16,7 @@ import { notFound } from './middleware/not-found.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { healthRoutes } from './routes/health.js';
 import { vonageWebhookRoutes } from './routes/vonage-webhooks.js';
-import { adminRoutes } from '../admin/routes.js';
+import { ADMIN_PREFIX, adminRoutes } from '../admin/routes.js';
 import { accountRoutes } from '../account/routes.js';
 import { ensureAccountClient } from '../account/client.js';
 import { internalRoutes } from './routes/internal.js';
@@ -75,6 +75,14 @@ function friendlyOidcError(error: string, description?: string): string {
     default:
       return `The sign-in could not continue${description ? ` (${description})` : ''}. Go back to the application and try again.`;
   }
+}
+
+/**
+ * Runs a router's middleware only for paths under its prefix. Every request to oidc-provider
+ * (authorize, token, userinfo) passes the routers mounted before it; this spares it their matching.
+ */
+function under<C extends Koa.Context>(prefix: string, middleware: (ctx: C, next: Koa.Next) => unknown) {
+  return async (ctx: C, next: Koa.Next) => (ctx.path === prefix || ctx.path.startsWith(`${prefix}/`) ? middleware(ctx, next) : next());
 }
 
 export async function createApp(services: Services): Promise<TwofoldApp> {
@@ -137,18 +145,18 @@ export async function createApp(services: Services): Promise<TwofoldApp> {
 
   app.use(pages.routes());
   app.use(health.routes());
-  app.use(vonageWebhookRoutes(config, services.receipts).routes());
+  app.use(under('/webhooks/vonage', vonageWebhookRoutes(config, services.receipts).routes()));
   app.use(internalRoutes(services).routes());
   await ensureAccountClient(services);
   const account = accountRoutes(provider, services, views);
-  app.use(account.routes());
-  app.use(account.allowedMethods());
+  app.use(under('/account', account.routes()));
+  app.use(under('/account', account.allowedMethods()));
   const admin = adminRoutes(provider, services);
-  app.use(admin.routes());
-  app.use(admin.allowedMethods({ throw: true }));
+  app.use(under(ADMIN_PREFIX, admin.routes()));
+  app.use(under(ADMIN_PREFIX, admin.allowedMethods({ throw: true })));
   app.use(async (ctx, next) => (ctx.path.startsWith('/interaction/') ? parseBody(ctx, next) : next()));
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
+  app.use(under('/interaction', interactions.routes()));
+  app.use(under('/interaction', interactions.allowedMethods()));
   if (config.demo) {
     const { demoRoutes } = await import('../demo/routes.js');
     app.use(demoRoutes(config, views).routes());
