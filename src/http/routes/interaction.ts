@@ -99,15 +99,13 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
       case 'finish': {
         const { accountId, acr, amr, ts, graceSkip } = outcome.login;
         const login = { accountId, acr, amr, ts, remember: true, ...(graceSkip ? { graceSkip } : {}) };
-        const returnTo = await provider.interactionResult(ctx.req, ctx.res, { login }, { mergeWithLastSubmission: false });
         ctx.status = 303;
-        return ctx.redirect(returnTo);
+        return ctx.redirect(await settle(details, { login }, false));
       }
       case 'abort': {
         await services.transactions.end(details.uid);
-        const returnTo = await provider.interactionResult(ctx.req, ctx.res, { error: outcome.error, error_description: outcome.description }, { mergeWithLastSubmission: false });
         ctx.status = 303;
-        return ctx.redirect(returnTo);
+        return ctx.redirect(await settle(details, { error: outcome.error, error_description: outcome.description }, false));
       }
     }
   }
@@ -121,9 +119,9 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
   }
 
   async function consentResult(ctx: Context, result: InteractionResults) {
-    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+    const { details } = ctx.state.interaction as InteractionState;
     ctx.status = 303;
-    ctx.redirect(returnTo);
+    ctx.redirect(await settle(details, result, true));
   }
 
   const step = (run: (s: InteractionState, ctx: Context) => Promise<Outcome>) => async (ctx: Context) =>
@@ -178,6 +176,17 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
     respond(ctx, { kind: 'abort', error: 'access_denied', description: 'the user cancelled the sign-in' }));
 
   return router;
+}
+
+/**
+ * What provider.interactionResult does, on the interaction `load` already read for this request
+ * rather than reading it from the store a second time: the result is saved on it for /auth/:uid
+ * to resume with, and the address to send the browser to comes back.
+ */
+async function settle(details: Details, result: InteractionResults, mergeWithLastSubmission: boolean): Promise<string> {
+  details.result = mergeWithLastSubmission && !('error' in result) ? { ...details.lastSubmission, ...result } : result;
+  await details.save(details.exp - Math.floor(Date.now() / 1000));
+  return details.returnTo;
 }
 
 async function sessionFacts(provider: Provider, details: Details): Promise<InteractionFacts['session']> {
