@@ -36,4 +36,23 @@ describe('smoke: second factor with an authenticator app', () => {
     const tokens2 = await exchange(client, auth2, finished.redirectedTo!);
     expect(tokens2.claims()!.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
   });
+
+  it('answers the password form with the next screen itself, and that address opened again shows where the sign-in stands', async () => {
+    const client = await registerClient(server, { requireMfa: true });
+    const user = await createUser(server, 'carol');
+    const agent = new Agent();
+    const login = await openAuthorization(agent, await authorizationUrl(client));
+    const chooser = await submitPassword(agent, login, user.username, user.password);
+    expect(chooser.status, 'no redirect between the password and the next screen').to.equal(200);
+    expect(new URL(chooser.url).pathname).to.match(/^\/interaction\/[^/]+\/login$/);
+    expect(textOf(chooser)).to.include('Authenticator app');
+    const reopened = await agent.open(chooser.url);
+    expect(reopened.status).to.equal(200);
+    expect(new URL(reopened.url).pathname).to.match(/^\/interaction\/[^/]+$/);
+    expect(textOf(reopened)).to.include('Authenticator app');
+    // Another browser opening that address gets the expired page, not this sign-in.
+    const stranger = await new Agent().open(chooser.url);
+    expect(stranger.status).to.equal(400);
+    expect(textOf(stranger)).to.not.include('Authenticator app');
+  });
 });

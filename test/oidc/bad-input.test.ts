@@ -106,7 +106,7 @@ describe('bad input: authorization requests and routes', () => {
     const uid = new URL(page.url).pathname.split('/')[2];
     const cases: Array<[string, string, string]> = [
       ['PUT', `/interaction/${uid}/login`, 'POST'],
-      ['GET', `/interaction/${uid}/login`, 'POST'],
+      ['GET', `/interaction/${uid}/challenge/verify`, 'POST'],
       ['DELETE', `/interaction/${uid}`, 'GET'],
       ['GET', '/token', 'POST'],
       ['DELETE', '/token', 'POST'],

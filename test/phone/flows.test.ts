@@ -69,22 +69,23 @@ for (const { db, store } of backends) {
       expect(claims.auth_time).to.be.a('number');
     });
 
-    it('SMS: the challenge page opened several times at once (a double click, two tabs) sends one text and says it was sent', async () => {
+    it('SMS: Sign in pressed several times at once (a double click), then the challenge open in several tabs, sends one text and says it was sent', async () => {
       await sleep(2100);
       const agent = new Agent();
       const auth = await authorizationUrl(rig.client);
       const login = await openAuthorization(agent, auth);
-      const posted = await agent.submit(login, '/login', { username: 'sms-user', password: 'correct horse battery staple' }, { stopAt: (l) => /\/interaction\/[^/]+$/.test(new URL(l).pathname) });
-      expect(posted.redirectedTo).to.match(/\/interaction\/[^/]+$/);
       const before = sent(rig.vonage);
-      const pages = await Promise.all(Array.from({ length: 5 }, () => agent.open(posted.redirectedTo!)));
-      expect(sent(rig.vonage), 'one text for five loads').to.equal(before + 1);
-      for (const page of pages) {
+      // The password form is answered with the challenge page itself, so each press starts it.
+      const answers = await Promise.all(Array.from({ length: 5 }, () => agent.submit(login, '/login', { username: 'sms-user', password: 'correct horse battery staple' })));
+      const pageUrl = answers[0]!.url.replace(/\/login$/, '');
+      const tabs = await Promise.all(Array.from({ length: 5 }, () => agent.open(pageUrl)));
+      expect(sent(rig.vonage), 'one text for five presses and five tabs').to.equal(before + 1);
+      for (const page of [...answers, ...tabs]) {
         expect(page.status).to.equal(200);
         expect(textOf(page)).to.include('We sent a text message with a 6-digit code to +1 ••• ••• 0123.');
         expect(page.$('.error').text()).to.equal('');
       }
-      const again = await agent.open(posted.redirectedTo!);
+      const again = await agent.open(pageUrl);
       expect(textOf(again)).to.include('We sent a text message with a 6-digit code to +1 ••• ••• 0123.');
       const start = { auth, agent, page: again };
       expect((await claimsAfter(rig, start, await enterCode(agent, again, lastCode(rig.vonage, 'sms')))).amr).to.deep.equal(['pwd', 'sms', 'mfa']);

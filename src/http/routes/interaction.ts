@@ -8,7 +8,7 @@ import type { InteractionResults } from 'oidc-provider';
 import { errors as oidcErrors } from 'oidc-provider';
 import { Keyring } from '../../crypto/keyring.js';
 import type { FlowServices, InteractionFacts, Outcome, Requester } from '../../flow/context.js';
-import { startTransaction, nextStep, password, challenge, enrol, finish } from '../../flow/login.js';
+import { startTransaction, nextStep, passwordThenNext, challenge, enrol, finish } from '../../flow/login.js';
 import type { LoginTransaction } from '../../flow/transaction.js';
 import { approve, describeConsent } from '../../oidc/consent.js';
 import type { Views } from '../views.js';
@@ -149,8 +149,14 @@ export function interactionRoutes(provider: Provider, services: FlowServices, vi
     const account = await services.accounts.findById(tx.accountId!);
     await views.send(ctx, 'recovery-print', { title: 'Recovery codes', codes, username: account?.username ?? '', issuer: services.config.issuer, made: new Date().toISOString().slice(0, 10) });
   });
+  // The password form's answer is the next screen, shown at this address: opening the address
+  // again (a restored tab, Enter in the address bar) goes to wherever the sign-in now stands.
+  router.get('/login', load, (ctx) => {
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${(ctx.state.interaction as InteractionState).facts.uid}`);
+  });
   router.post('/login', load, csrf, step(({ facts, tx, who }, ctx) =>
-    password.submitPassword(services, facts, tx, who, { username: field(ctx, 'username'), password: field(ctx, 'password') })));
+    passwordThenNext(services, facts, tx, who, { username: field(ctx, 'username'), password: field(ctx, 'password') })));
   router.post('/enrol', load, csrf, step(({ tx, who }, ctx) => enrol.chooseMethod(services, tx, who, field(ctx, 'method'))));
   router.post('/enrol/action', load, csrf, step(({ tx, who }, ctx) => enrol.submitEnrolmentAction(services, tx, who, field(ctx, 'action') ?? '', stringFields(ctx))));
   router.post('/enrol/verify', load, csrf, step(({ tx, who }, ctx) => enrol.submitEnrolmentCode(services, tx, who, field(ctx, 'code'))));
