@@ -5,7 +5,7 @@
 // slows both alike, and the ratio of their CPU per sign-in shows a change of a few percent that
 // two separate `npm run bench` runs cannot. Both databases are seeded with this checkout's code.
 // AB_THIS_ENV="NAME=value ..." sets environment variables for this checkout's provider only (to
-// try a setting or a flag). Two identical builds measure about 0.98 (0.95 to 1.06 per round).
+// try a setting or a flag); AB_THIS_NODE=<path> runs it on another Node.js binary. Two identical builds measure about 0.98 (0.95 to 1.06 per round).
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -49,7 +49,8 @@ async function side(name: string, main: string): Promise<Side> {
     [{ clientId: 'ab', redirectUris: [REDIRECT], requireMfa: MFA }],
     USERS,
   );
-  const provider = spawn(process.execPath, [main, 'serve'], {
+  const node = name === 'this' && process.env.AB_THIS_NODE ? process.env.AB_THIS_NODE : process.execPath;
+  const provider = spawn(node, [main, 'serve'], {
     env: { ...process.env, ISSUER: issuer, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: db.url, TWOFOLD_SECRET: SECRET, LOG_LEVEL: 'info', REDIS_URL, REDIS_KEY_PREFIX: prefix, ...(name === 'this' ? thisEnv : {}) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
