@@ -5,7 +5,8 @@
 // slows both alike, and the ratio of their CPU per sign-in shows a change of a few percent that
 // two separate `npm run bench` runs cannot. Both databases are seeded with this checkout's code.
 // AB_THIS_ENV="NAME=value ..." sets environment variables for this checkout's provider only (to
-// try a setting or a flag); AB_THIS_NODE=<path> runs it on another Node.js binary. Two identical builds measure about 0.98 (0.95 to 1.06 per round).
+// try a setting or a flag); AB_THIS_NODE=<path> runs it on another Node.js binary. Two identical
+// builds measure about 0.98 (0.95 to 1.06 per round).
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';

@@ -1,7 +1,7 @@
 // The sign-in flow, step by step. GET /interaction/:uid asks `nextStep` where the user stands and
 // shows that screen; each POST performs one step and sends the user back to that page. The
 // password form is answered with the next screen itself (`passwordThenNext`), as Keycloak answers
-// its password form with the one-time-code form: the step every sign-in takes costs one request less.
+// its password form with the one-time-code form: a second-factor sign-in costs one request less.
 //
 //   1. consent        only for clients registered with --consent (others get their grant silently)
 //      unmet acr      an essential acr no sign-in here can give ends with an error before anything is asked
