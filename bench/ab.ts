@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { loadKeys, signIn } from './signin.js';
-import { postgresDatabase, providerCpuSeconds, REDIRECT, REDIS_URL, seed, Users, waitReady } from './harness.js';
+import { freePort, postgresDatabase, providerCpuSeconds, REDIRECT, REDIS_URL, seed, Users, waitReady } from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,7 +42,7 @@ interface Side {
 
 async function side(name: string, main: string): Promise<Side> {
   const db = await postgresDatabase('twofold_ab');
-  const port = 40000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const prefix = `ab${randomBytes(3).toString('hex')}:`;
   const { clientSecrets, totpSecret } = await seed(

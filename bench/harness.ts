@@ -3,6 +3,7 @@
 // picking of users so no authenticator-app code is used twice.
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parseConfig } from '../src/config/load.js';
@@ -28,6 +29,21 @@ export const providerCpuSeconds = (pid: number): number => {
   const { user, system } = providerTicks(pid);
   return (user + system) / CLK_TCK;
 };
+
+/**
+ * A port nothing listens on now, for a provider about to start. A random pick in 40000–60000 could
+ * land on a port the kernel had just given an outgoing connection (EADDRINUSE at start).
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 export async function waitReady(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 200; i++) {

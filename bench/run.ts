@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../src/config/load.js';
 import { PasswordHasher } from '../src/accounts/passwords.js';
-import { postgresDatabase, providerCpuSeconds, providerTicks, REDIRECT, REDIS_URL, seed, Users, waitReady } from './harness.js';
+import { freePort, postgresDatabase, providerCpuSeconds, providerTicks, REDIRECT, REDIS_URL, seed, Users, waitReady } from './harness.js';
 import { clientCredentials, loadKeys, refresh, signIn, type SignInTarget, type Timings } from './signin.js';
 import { writeChart } from './chart.js';
 
@@ -162,7 +162,7 @@ async function startHashProbe(): Promise<{ stop(): Promise<number[]> }> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function runSetup(setup: Setup) {
-  const port = 40000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const prefix = `bench${randomBytes(3).toString('hex')}:`;
   const seeded = await seed(
