@@ -142,7 +142,10 @@ for (const { db, store } of backends) {
       const factors = await kysely.selectFrom('factors').selectAll().where('type', 'in', ['sms', 'voice']).execute();
       expect(factors).to.have.length(4);
       for (const row of factors) {
-        const text = JSON.stringify(row);
+        // Every text a number could hide in; not the random id or the millisecond timestamps, whose
+        // digits hold "0123" now and then by chance.
+        const { id: _id, created_at: _created, last_used_at: _used, ...rest } = row;
+        const text = JSON.stringify(rest);
         for (const digits of ['2025550123', '2079460123', '2025550177', '0123', '0177']) expect(text, `factor row ${row.type}`).to.not.include(digits);
       }
       const numbers = factors.map((row) => rig.server.services.factors.openSecret({ id: row.id, secretSealed: row.secret_sealed } as never));
