@@ -85,7 +85,10 @@ export async function startRedisCluster(): Promise<{ nodes: RedisProcess[]; url:
   for (let i = 0; i < 3; i++) nodes.push(await RedisProcess.start(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
   const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`);
-  await waitFor(async () => /cluster_state:ok/.test(spawnSync('redis-cli', ['-p', String(nodes[0]!.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout), 15_000, 'the cluster to be ok');
+  // Every node, not only the first: a client that asks a node still converging is told the cluster is down.
+  for (const node of nodes) {
+    await waitFor(async () => /cluster_state:ok/.test(spawnSync('redis-cli', ['-p', String(node.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout), 15_000, 'the cluster to be ok');
+  }
   return {
     nodes,
     url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
