@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { loadKeys, signIn } from './signin.js';
 import { freePort, postgresDatabase, providerCpuSeconds, REDIRECT, REDIS_URL, seed, Users, waitReady } from './harness.js';
 
@@ -40,6 +41,23 @@ interface Side {
   drop: () => Promise<void>;
 }
 
+/**
+ * The databases are seeded with this checkout's code, so they hold its migrations; the base build
+ * refuses to start on a database with migrations it does not have. Its database forgets those (the
+ * schema they added stays, unused by the base build).
+ */
+async function forgetNewerMigrations(url: string): Promise<void> {
+  const { migrationProvider } = (await import(path.resolve(args.base!, 'dist/db/migrations.js'))) as typeof import('../src/db/migrations.js');
+  const known = Object.keys(await migrationProvider.getMigrations());
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('delete from kysely_migration where not (name = any($1))', [known]);
+  } finally {
+    await client.end();
+  }
+}
+
 async function side(name: string, main: string): Promise<Side> {
   const db = await postgresDatabase('twofold_ab');
   const port = await freePort();
@@ -50,6 +68,7 @@ async function side(name: string, main: string): Promise<Side> {
     [{ clientId: 'ab', redirectUris: [REDIRECT], requireMfa: MFA }],
     USERS,
   );
+  if (name === 'base') await forgetNewerMigrations(db.url);
   const node = name === 'this' && process.env.AB_THIS_NODE ? process.env.AB_THIS_NODE : process.execPath;
   const provider = spawn(node, [main, 'serve'], {
     env: { ...process.env, ISSUER: issuer, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: db.url, TWOFOLD_SECRET: SECRET, LOG_LEVEL: 'info', REDIS_URL, REDIS_KEY_PREFIX: prefix, ...(name === 'this' ? thisEnv : {}) },
