@@ -55,7 +55,7 @@ async function afterPendingConnections(): Promise<void> {
 }
 
 export async function startServer(config: Config, options: BuildOptions = {}): Promise<RunningServer> {
-  const services = await buildServices(config, options);
+  const services = await buildServices(config, { changeFeed: true, ...options });
   const toLog = consoleChannels(config);
   if (toLog.length && !options.sender) {
     services.log.warn(`No Vonage credentials for ${toLog.join(' and ')}: their codes are written to this log (console delivery, development only).`);

@@ -70,6 +70,8 @@ export interface BuildOptions {
   sender?: Sender;
   /** Replaces how notices are mailed. */
   mailer?: Mailer;
+  /** On PostgreSQL, cache the rows every request reads, kept true by a change feed (serving does). */
+  changeFeed?: boolean;
 }
 
 function masterSecret(config: Config, log: Logger): { secret: string; previous: string[] } {
@@ -98,7 +100,8 @@ export async function buildServices(config: Config, options: BuildOptions = {}):
 
   const { secret, previous } = masterSecret(config, log);
   const keyring = new Keyring(secret, previous);
-  const db = await openDatabase(config.databaseUrl, { poolMax: config.databasePoolMax });
+  const db = await openDatabase(config.databaseUrl, { poolMax: config.databasePoolMax, changeFeed: options.changeFeed ?? false });
+  db.changes?.start(log);
   let store: SessionStore;
   try {
     store = options.withSessionStore === false ? new MemorySessionStore(now) : await openSessionStore(config, log, now);

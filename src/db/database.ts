@@ -7,6 +7,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { ConfigError } from '../errors.js';
+import { ChangeFeed } from './change-feed.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -15,6 +16,8 @@ export interface Db {
   dialect: Dialect;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
+  /** PostgreSQL opened for serving: the feed that lets clients, accounts and settings be cached. */
+  changes?: ChangeFeed;
   close(): Promise<void>;
 }
 
@@ -52,10 +55,12 @@ async function sqliteDialect(file: string): Promise<SqliteDialect> {
   return new SqliteDialect({ database: cached as unknown as typeof database });
 }
 
-async function postgresDialect(url: string, poolMax: number): Promise<PostgresDialect> {
+async function postgresDialect(url: string, poolMax: number): Promise<{ dialect: PostgresDialect; listener: () => import('pg').Client }> {
   const { default: pg } = await import('pg');
   // int8 (bigint) columns hold epoch milliseconds, well inside Number's exact range.
   const types = { getTypeParser: (oid: number, format?: any) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };
+  // The change feed's listener: a connection of its own that never waits long on a hung server.
+  const listener = () => new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000, query_timeout: 5000, keepAlive: true, types } as import('pg').ClientConfig);
   const pool = new pg.Pool({
     connectionString: url,
     max: poolMax,
@@ -70,21 +75,34 @@ async function postgresDialect(url: string, poolMax: number): Promise<PostgresDi
   // exception. The failed query already tells the request; the pool drops the broken client.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  return new PostgresDialect({ pool });
+  return { dialect: new PostgresDialect({ pool }), listener };
 }
 
-export async function openDatabase(url: string, options: { poolMax?: number } = {}): Promise<Db> {
+export interface OpenOptions {
+  poolMax?: number;
+  /**
+   * PostgreSQL only: prepare a change feed (one more connection, started by the caller) so the rows
+   * read on every request are cached. For serving; a CLI command runs too briefly to gain from it.
+   */
+  changeFeed?: boolean;
+}
+
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<Db> {
   const { dialect, target } = parseDatabaseUrl(url);
-  const kysely = new Kysely<Database>({
-    dialect: dialect === 'sqlite' ? await sqliteDialect(target) : await postgresDialect(target, options.poolMax ?? 10),
-  });
+  const postgres = dialect === 'postgres' ? await postgresDialect(target, options.poolMax ?? 10) : undefined;
+  const kysely = new Kysely<Database>({ dialect: postgres ? postgres.dialect : await sqliteDialect(target) });
+  const changes = postgres && options.changeFeed ? new ChangeFeed(kysely, postgres.listener) : undefined;
   const db: Db = {
     kysely,
     dialect,
     ping: async () => {
       await sql`select 1`.execute(kysely);
     },
-    close: () => kysely.destroy(),
+    ...(changes ? { changes } : {}),
+    close: async () => {
+      await changes?.stop();
+      await kysely.destroy();
+    },
   };
   try {
     await migrate(db);

@@ -1,7 +1,7 @@
 // Schema migrations, run at start (Kysely's Migrator takes a lock so many instances can start at
 // once). One list for both dialects: Kysely's schema builder writes each dialect's SQL.
 // Never edit a migration that has shipped; add a new one.
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '0001_core': {
@@ -142,6 +142,30 @@ const migrations: Record<string, Migration> = {
   '0012_audit_events_username': {
     async up(db: Kysely<any>) {
       await sql`create index audit_events_username on audit_events (lower(username), at)`.execute(db);
+    },
+  },
+  // PostgreSQL announces every committed change to a cached table (src/db/change-feed.ts) as
+  // "<table>:<key>" on the twofold_changes channel, whoever made it: an instance, the CLI, or an
+  // operator in psql. SQLite needs none: its reads are not cached.
+  '0013_change_notifications': {
+    async up(db: Kysely<any>) {
+      if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
+      await sql`
+        create function twofold_announce_change() returns trigger language plpgsql as $$
+        begin
+          if tg_op <> 'INSERT' then
+            perform pg_notify('twofold_changes', tg_table_name || ':' || (to_jsonb(old) ->> tg_argv[0]));
+          end if;
+          if tg_op <> 'DELETE' then
+            perform pg_notify('twofold_changes', tg_table_name || ':' || (to_jsonb(new) ->> tg_argv[0]));
+          end if;
+          return null;
+        end
+        $$`.execute(db);
+      for (const [table, key] of [['accounts', 'id'], ['clients', 'client_id'], ['settings', 'key']]) {
+        await sql`create trigger ${sql.id(`${table}_announce_change`)} after insert or update or delete on ${sql.table(table!)}
+          for each row execute procedure twofold_announce_change(${sql.lit(key)})`.execute(db);
+      }
     },
   },
 };

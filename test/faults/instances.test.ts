@@ -11,8 +11,8 @@ import { freePort, startTestServer, type TestServer } from '../support/server.js
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { Balancer } from '../support/balancer.js';
 import { Agent, textOf } from '../support/agent.js';
-import { createUser, currentTotp, exchange, isCallback, keyFromPage, openAuthorization, relyingParty, submitPassword, authorizationUrl, type TestClient } from '../support/oidc.js';
-import { enrolTotpOnPage, finishAndExchange, nextCode, startSignIn, testClock, userWithTotp } from '../support/mfa.js';
+import { createUser, currentTotp, exchange, isCallback, keyFromPage, openAuthorization, passwordSignIn, relyingParty, submitPassword, authorizationUrl, type TestClient } from '../support/oidc.js';
+import { enrolTotpOnPage, finishAndExchange, nextCode, startSignIn, submitChallenge, testClock, userWithTotp } from '../support/mfa.js';
 
 interface Jwks {
   keys: Array<JsonWebKey & { kid: string; alg: string }>;
@@ -107,6 +107,39 @@ describe('faults: two instances sharing one database, one Redis and the secret',
     expect(served.filter((n) => n === 'A').length).to.be.above(8);
     expect(served.filter((n) => n === 'B').length).to.be.above(8);
     expect(strictlyAlternating(served), served.join('')).to.equal(true);
+  });
+
+  it('applies a change made through A on B at once, though B keeps clients and accounts in memory: require_mfa turned on makes B ask for the second factor (item 33); a user disabled mid-sign-in cannot finish on B', async () => {
+    expect(b.services.db.changes?.live, 'B caches clients and accounts').to.equal(true);
+    const { secret: flipSecret } = await a.services.clients.add({ clientId: 'flip-rp', redirectUris: ['https://rp.example.com/callback'], requireMfa: false });
+    const flip: TestClient = { clientId: 'flip-rp', secret: flipSecret, rp: await relyingParty({ issuer: balancer.url } as TestServer, 'flip-rp', flipSecret) };
+    const lee = await userWithTotp(a, mfaClient, clock, 'lee');
+    balancer.remove('A');
+    try {
+      // B reads (and keeps) the client and the account: a password is enough for this client.
+      const before = await passwordSignIn(b, flip, lee);
+      expect(before.tokens.claims()!.amr).to.deep.equal(['pwd']);
+
+      await a.services.clients.update('flip-rp', { requireMfa: true });
+      const agent = new Agent();
+      const auth = await authorizationUrl(flip);
+      const challenge = await submitPassword(agent, await openAuthorization(agent, auth), lee.username, lee.password);
+      expect(challenge.redirectedTo, 'no code for the client without the second factor').to.equal(undefined);
+      expect(challenge.$('form[action$="/challenge/verify"]').length, textOf(challenge)).to.equal(1);
+      const done = await submitChallenge(agent, challenge, await nextCode(lee.secret, clock));
+      const tokens = await exchange(flip, auth, done.redirectedTo!);
+      expect(tokens.claims()!.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
+
+      // Lee passes the password on B, then is disabled through A before the code.
+      const next = new Agent();
+      const second = await submitPassword(next, await openAuthorization(next, await authorizationUrl(flip)), lee.username, lee.password);
+      expect(second.$('form[action$="/challenge/verify"]').length, textOf(second)).to.equal(1);
+      await a.services.accounts.setDisabled('lee', true);
+      const refused = await submitChallenge(next, second, await nextCode(lee.secret, clock));
+      expect(refused.redirectedTo, textOf(refused)).to.equal(undefined);
+    } finally {
+      balancer.restore('A');
+    }
   });
 
   it('control: with an instance that does not share the Redis prefix in the rotation, the same sign-in cannot finish', async () => {

@@ -67,6 +67,28 @@ for (const kind of ['sqlite', 'postgres'] as const satisfies readonly DbKind[]) 
   });
 }
 
+// The same contract with clients, accounts and settings cached (as a serving instance has them):
+// every read after a write through the store sees the write.
+describe('durable store contract: postgres, with the read caches on', () => {
+  durableStoreContract(async () => {
+    const testDb = await createTestDatabase('postgres');
+    const db = await openDatabase(testDb.url, { changeFeed: true });
+    db.changes!.start();
+    const started = Date.now();
+    while (!db.changes!.live) {
+      if (Date.now() - started > 5000) throw new Error('the change feed did not go live within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return {
+      db,
+      dispose: async () => {
+        await db.close();
+        await testDb.drop();
+      },
+    };
+  });
+});
+
 describe('durable store: PostgreSQL start-up', () => {
   it('two instances opening one fresh database at once both succeed, and migrate it once', async () => {
     const testDb = await createTestDatabase('postgres');

@@ -4,6 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import type { AccountRow, Database } from '../schema.js';
 import { guard } from '../errors.js';
 import { Precompiled } from '../precompiled.js';
+import { readCache, type ReadCache } from '../read-cache.js';
 
 export interface Account {
   id: string;
@@ -52,8 +53,11 @@ export const usernameKey = (username: string): string => username.normalize('NFK
 export class AccountRepo {
   private readonly byId: Precompiled<AccountRow>;
   private readonly byKey: Precompiled<AccountRow>;
+  /** Rows by id: every sign-in step and token reads its account (src/db/read-cache.ts). */
+  private readonly cache: ReadCache<AccountRow>;
 
   constructor(private readonly db: Kysely<Database>) {
+    this.cache = readCache(db, 'accounts');
     this.byId = new Precompiled(db, (d) => d.selectFrom('accounts').selectAll().where('id', '=', '?'));
     this.byKey = new Precompiled(db, (d) => d.selectFrom('accounts').selectAll().where('username_key', '=', '?'));
   }
@@ -80,7 +84,7 @@ export class AccountRepo {
   }
 
   async findById(id: string): Promise<Account | undefined> {
-    const row = await guard(() => this.byId.first(id));
+    const row = await this.cache.get(id, () => guard(() => this.byId.first(id)));
     return row && toAccount(row);
   }
 
@@ -122,11 +126,13 @@ export class AccountRepo {
     if (changes.passwordHash !== undefined) patch.password_hash = changes.passwordHash;
     if (changes.passwordChangedAt !== undefined) patch.password_changed_at = changes.passwordChangedAt;
     await guard(() => this.db.updateTable('accounts').set(patch).where('id', '=', id).execute(), 'that username is taken');
+    this.cache.forget(id);
     return this.findById(id);
   }
 
   async remove(id: string): Promise<boolean> {
     const result = await guard(() => this.db.deleteFrom('accounts').where('id', '=', id).executeTakeFirst());
+    this.cache.forget(id);
     return Number(result.numDeletedRows) > 0;
   }
 }

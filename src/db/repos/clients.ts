@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { ClientRow, Database } from '../schema.js';
 import { guard } from '../errors.js';
 import { Precompiled } from '../precompiled.js';
+import { readCache, type ReadCache } from '../read-cache.js';
 
 export interface StoredClient {
   clientId: string;
@@ -24,7 +25,11 @@ const toClient = (r: ClientRow): StoredClient => ({
 export class ClientRepo {
   private readonly byId: Precompiled<ClientRow>;
 
+  /** Rows by client id: every OIDC request looks its client up (src/db/read-cache.ts). */
+  private readonly cache: ReadCache<ClientRow>;
+
   constructor(private readonly db: Kysely<Database>) {
+    this.cache = readCache(db, 'clients');
     this.byId = new Precompiled(db, (d) => d.selectFrom('clients').selectAll().where('client_id', '=', '?'));
   }
 
@@ -36,7 +41,7 @@ export class ClientRepo {
   }
 
   async find(clientId: string): Promise<StoredClient | undefined> {
-    const row = await guard(() => this.byId.first(clientId));
+    const row = await this.cache.get(clientId, () => guard(() => this.byId.first(clientId)));
     return row && toClient(row);
   }
 
@@ -53,11 +58,13 @@ export class ClientRepo {
         .where('client_id', '=', clientId)
         .execute(),
     );
+    this.cache.forget(clientId);
     return this.find(clientId);
   }
 
   async remove(clientId: string): Promise<boolean> {
     const result = await guard(() => this.db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst());
+    this.cache.forget(clientId);
     return Number(result.numDeletedRows) > 0;
   }
 }
