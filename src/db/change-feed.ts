@@ -137,7 +137,9 @@ export class ChangeFeed implements Invalidation {
     this.goDark();
     client.end().catch(() => {});
     if (this.stopped) return;
-    if (wasLive) this.log?.warn({ err: err && { message: err.message } }, 'database change feed lost: reading clients, accounts and settings from the database until it is back');
+    // Said once per streak of failures, so an operator whose feed never comes up (a pooler in
+    // transaction mode) learns why every read goes to the database.
+    if (wasLive || this.failures === 0) this.log?.warn({ err: err && { message: err.message } }, 'database change feed down: reading clients, accounts and settings from the database until it hears again');
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.open(), RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)]);
     this.timer.unref();
