@@ -29,11 +29,11 @@ export class ChangeFeed implements Invalidation {
   private failures = 0;
   private timer?: NodeJS.Timeout;
   private readonly echoes = new Map<string, () => void>();
+  private log?: FeedLog;
 
   constructor(
     private readonly kysely: Kysely<Database>,
     private readonly connect: () => pg.Client,
-    private log?: FeedLog,
   ) {
     registerReadCaches(kysely, this);
   }

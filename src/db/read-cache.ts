@@ -49,10 +49,6 @@ export class ReadCache<Row extends object> {
     this.generation++;
     this.rows.clear();
   }
-
-  get size(): number {
-    return this.rows.size;
-  }
 }
 
 /** The tables whose rows are cached: the ones migration 0013 announces changes of. */
@@ -78,7 +74,7 @@ export function readCache<Row extends object>(kysely: Kysely<Database>, table: C
   return cache as ReadCache<Row>;
 }
 
-/** Forgets one row of a table (a change to it was announced), or any table's row by that name. */
+/** Forgets one row of a table: a change to it was announced. Tables not cached are ignored. */
 export function forgetRow(kysely: Kysely<Database>, table: string, key: string): void {
   registry.get(kysely)?.caches.get(table as CachedTable)?.forget(key);
 }
