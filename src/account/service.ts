@@ -12,6 +12,7 @@ import { BadInput, NotFound, TooManyAttempts } from '../errors.js';
 import { keys } from '../store/session-store.js';
 import { ACCOUNT_CLIENT_ID } from './client.js';
 import { maskPhone } from '../phone/phone.js';
+import { RECOVERY_TYPE } from '../factors/recovery/service.js';
 
 export interface Who {
   ip: string;
@@ -129,8 +130,13 @@ export class AccountSelfService {
     if (others.length === 0 && policy.requireMfa === 'all') {
       throw new BadInput('This is your only sign-in method and every sign-in needs one. Add another method before removing it.');
     }
-    await this.s.factors.repo.remove(account.id, factorId);
-    const recoveryDiscarded = others.length === 0 && (await this.s.recovery.discard(account.id));
+    let recoveryDiscarded = false;
+    if (others.length === 0) {
+      // The last real factor takes the recovery codes with it, in the same transaction.
+      recoveryDiscarded = (await this.s.factors.repo.removeWithRecovery(account.id, factorId, RECOVERY_TYPE)).recoveryRemoved;
+    } else {
+      await this.s.factors.repo.remove(account.id, factorId);
+    }
     this.emit('factor.removed', account, who, { details: { factor: factor.type, ...(recoveryDiscarded ? { recovery_codes_removed: true } : {}) } });
     return { removed: factor, recoveryDiscarded };
   }

@@ -174,7 +174,6 @@ export class AdminService {
   async resetMfa(actor: Actor, username: string): Promise<number> {
     const account = await this.s.accounts.get(username);
     const removed = await this.s.factors.removeAll(account.id);
-    await this.s.recovery.discard(account.id);
     this.s.events.emit({
       type: 'factor.reset',
       outcome: 'success',

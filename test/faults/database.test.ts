@@ -3,7 +3,10 @@
 // is unavailable, and once the proxy is back the same sign-ins finish without restarting Twofold.
 // Cutting the database in the middle of an enrolment never leaves a half-written factor: it is
 // either fully saved (and then used as the second factor) or not saved at all (and set up again).
+// Likewise a removal: an admin's reset, or a user removing their last method, takes the recovery
+// codes with the factors in one transaction, so a cut leaves all of them or none.
 import { expect } from 'chai';
+import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -14,6 +17,7 @@ import { authorizationUrl, createUser, isCallback, keyFromPage, openAuthorizatio
 import { codeNow, finishAndExchange, nextCode, testClock, userWithTotp, type TestClock } from '../support/mfa.js';
 import { decodeTotpSecret } from '../../src/factors/totp/factor.js';
 import { expectUnavailablePage, metric, passChallenge, readyz, scrape, timed, toSecondFactor, until } from './helpers.js';
+import { factorId, factorsOf, openAccount, startAccountRig, userWithApp, type AccountRig } from '../account/helpers.js';
 
 const GIVE_UP_MS = 2000;
 const RECOVER_MS = 5000;
@@ -183,6 +187,74 @@ describe('faults: the database unreachable', function () {
       expect(result.tokens, textOf(result.page)).to.not.equal(undefined);
       expect(result.tokens!.claims()!.amr).to.deep.equal(['pwd', 'otp', 'mfa']);
       expect(await totpFactors(server, user.account.id)).to.have.length(1);
+    });
+  });
+
+  describe('cut in the middle of removing factors', () => {
+    let proxy: FaultProxy;
+    let db: TestDatabase;
+    let rig: AccountRig;
+    let adminToken: string;
+
+    before(async () => {
+      proxy = await new FaultProxy(pgTarget.hostname, Number(pgTarget.port || 5432)).start();
+      db = await createTestDatabase('postgres');
+      rig = await startAccountRig({ databaseUrl: through(db, proxy.port) });
+      const admin = await registerClient(rig.server, { grantTypes: ['client_credentials'], admin: true, redirectUris: [] });
+      adminToken = (await oidc.clientCredentialsGrant(admin.rp, { scope: 'admin' })).access_token;
+    });
+    after(async () => {
+      await proxy?.restore();
+      await rig?.close();
+      await proxy?.close();
+      await db?.drop();
+    });
+
+    const resetMfa = (username: string) =>
+      fetch(`${rig.server.issuer}/admin/api/v1/users/${username}/reset-mfa`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } });
+    const held = async (accountId: string) => ({
+      factors: (await factorsOf(rig, accountId)).map((f) => f.type),
+      codes: await rig.server.services.recovery.remaining(accountId),
+    });
+    /** Cuts the database as the recovery codes are about to be deleted, then brings it back. */
+    async function cutAtRecoveryCodes<T>(work: () => Promise<T>): Promise<T> {
+      const fired = proxy.arm({ pattern: /delete from "recovery_codes"/i, deliver: false });
+      const answer = await work();
+      await fired;
+      expect(proxy.down, 'the trap fired and the database went away').to.equal(true);
+      await proxy.restore();
+      await until(async () => (await readyz(rig.server)).status === 200, RECOVER_MS, 'database back');
+      return answer;
+    }
+
+    it("an admin's reset cut before the recovery codes go leaves the factors and the codes; the retry removes them all", async () => {
+      const user = await userWithApp(rig, 'hal');
+      expect(await held(user.accountId)).to.deep.equal({ factors: ['recovery', 'totp'], codes: 10 });
+
+      const cut = await cutAtRecoveryCodes(() => resetMfa('hal'));
+      expect(cut.status).to.equal(503);
+      expect(cut.headers.get('content-type')).to.match(/^application\/problem\+json/);
+      expect(await held(user.accountId), 'nothing removed: not the factors without their codes').to.deep.equal({ factors: ['recovery', 'totp'], codes: 10 });
+
+      const retried = await resetMfa('hal');
+      expect(retried.status).to.equal(200);
+      expect(await retried.json()).to.deep.include({ removed: 2 });
+      expect(await held(user.accountId)).to.deep.equal({ factors: [], codes: 0 });
+    });
+
+    it('a user removing their only method, cut before the recovery codes go, keeps both; removing again takes both', async () => {
+      const user = await userWithApp(rig, 'ida');
+      const app = await factorId(rig, user.accountId, 'totp');
+      let page = await openAccount(rig, user);
+
+      page = await cutAtRecoveryCodes(() => user.agent.submit(page, `/factors/${app}/remove`, {}, { button: 'Remove Authenticator app' }));
+      expectUnavailablePage(page, 'factor removal');
+      expect(await held(user.accountId), 'nothing removed: not the app without its codes').to.deep.equal({ factors: ['recovery', 'totp'], codes: 10 });
+
+      page = await openAccount(rig, user);
+      page = await user.agent.submit(page, `/factors/${app}/remove`, {}, { button: 'Remove Authenticator app' });
+      expect(textOf(page)).to.include('Removed.');
+      expect(await held(user.accountId)).to.deep.equal({ factors: [], codes: 0 });
     });
   });
 });

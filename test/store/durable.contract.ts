@@ -324,16 +324,37 @@ export function durableStoreContract(open: () => Promise<OpenedDb>): void {
       expect(await factors.find(account.id, factor.id)).to.not.equal(undefined);
     });
 
-    it('removeAll removes every factor of the account and says how many; a new first factor is preferred again', async () => {
+    it("removeAll removes every factor of the account and its recovery codes, says how many factors went, and leaves other accounts' alone", async () => {
+      const codes = new RecoveryCodeRepo(opened.db.kysely);
       await add('totp');
       await add('sms');
+      await codes.replace(account.id, ['d1', 'd2']);
       const stranger = await accounts.create({ username: `stranger-${tag()}` });
       const theirs = await add('totp', stranger.id);
+      await codes.replace(stranger.id, ['s1']);
       expect(await factors.removeAll(account.id)).to.equal(2);
       expect(await factors.listForAccount(account.id)).to.deep.equal([]);
+      expect(await codes.remaining(account.id)).to.equal(0);
       expect(await factors.removeAll(account.id)).to.equal(0);
       expect((await add('voice')).preferred).to.equal(true);
       expect(await factors.find(stranger.id, theirs.id)).to.not.equal(undefined);
+      expect(await codes.remaining(stranger.id)).to.equal(1);
+    });
+
+    it("removeWithRecovery removes the factor with the recovery row and codes, and says what went; other accounts' stay", async () => {
+      const codes = new RecoveryCodeRepo(opened.db.kysely);
+      const app = await add('totp');
+      await add('recovery');
+      await codes.replace(account.id, ['d1', 'd2']);
+      const stranger = await accounts.create({ username: `stranger-${tag()}` });
+      await add('recovery', stranger.id);
+      await codes.replace(stranger.id, ['s1']);
+      expect(await factors.removeWithRecovery(account.id, app.id, 'recovery')).to.deep.equal({ removed: true, recoveryRemoved: true });
+      expect(await factors.listForAccount(account.id)).to.deep.equal([]);
+      expect(await codes.remaining(account.id)).to.equal(0);
+      expect(await factors.removeWithRecovery(account.id, app.id, 'recovery')).to.deep.equal({ removed: false, recoveryRemoved: false });
+      expect((await factors.listForAccount(stranger.id)).map((f) => f.type)).to.deep.equal(['recovery']);
+      expect(await codes.remaining(stranger.id)).to.equal(1);
     });
 
     it('deleting the account deletes its factors (cascade)', async () => {
@@ -388,14 +409,11 @@ export function durableStoreContract(open: () => Promise<OpenedDb>): void {
       expect(outcomes.filter(Boolean)).to.have.length(1);
     });
 
-    it('a new set replaces the old one; removeAll and deleting the account remove them', async () => {
+    it('a new set replaces the old one; deleting the account removes them', async () => {
       await codes.replace(account.id, ['old1', 'old2']);
       await codes.replace(account.id, ['new1']);
       expect(await codes.consume(account.id, ['old1'])).to.equal(false);
       expect(await codes.remaining(account.id)).to.equal(1);
-      await codes.removeAll(account.id);
-      expect(await codes.remaining(account.id)).to.equal(0);
-      await codes.replace(account.id, ['again']);
       await accounts.remove(account.id);
       const left = await opened.db.kysely.selectFrom('recovery_codes').select('id').where('account_id', '=', account.id).execute();
       expect(left).to.deep.equal([]);

@@ -119,9 +119,32 @@ export class FactorRepo {
     );
   }
 
+  /**
+   * Removes the account's last real factor and, in the same transaction, its recovery codes (their
+   * factor row of `recoveryType` and the codes themselves): the backup goes with the factor, never
+   * half of it. Returns whether the factor was there and whether recovery codes went with it.
+   */
+  async removeWithRecovery(accountId: string, id: string, recoveryType: string): Promise<{ removed: boolean; recoveryRemoved: boolean }> {
+    return guard(() =>
+      this.db.transaction().execute(async (trx) => {
+        const result = await trx.deleteFrom('factors').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+        const recovery = await trx.deleteFrom('factors').where('account_id', '=', accountId).where('type', '=', recoveryType).executeTakeFirst();
+        await trx.deleteFrom('recovery_codes').where('account_id', '=', accountId).execute();
+        await promoteOldestIfNonePreferred(trx, accountId);
+        return { removed: Number(result.numDeletedRows) > 0, recoveryRemoved: Number(recovery.numDeletedRows) > 0 };
+      }),
+    );
+  }
+
+  /** Removes every factor of the account and its recovery codes, in one transaction (an admin's reset). */
   async removeAll(accountId: string): Promise<number> {
-    const result = await guard(() => this.db.deleteFrom('factors').where('account_id', '=', accountId).executeTakeFirst());
-    return Number(result.numDeletedRows);
+    return guard(() =>
+      this.db.transaction().execute(async (trx) => {
+        const result = await trx.deleteFrom('factors').where('account_id', '=', accountId).executeTakeFirst();
+        await trx.deleteFrom('recovery_codes').where('account_id', '=', accountId).execute();
+        return Number(result.numDeletedRows);
+      }),
+    );
   }
 }
 

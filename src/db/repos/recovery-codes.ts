@@ -46,8 +46,4 @@ export class RecoveryCodeRepo {
     );
     return Number(row.n);
   }
-
-  async removeAll(accountId: string): Promise<void> {
-    await guard(() => this.db.deleteFrom('recovery_codes').where('account_id', '=', accountId).execute());
-  }
 }

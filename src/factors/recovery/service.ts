@@ -43,14 +43,6 @@ export class RecoveryCodes {
     return this.repo.remaining(accountId);
   }
 
-  /** Removes the account's recovery codes and their factor row (the last real factor went). */
-  async discard(accountId: string): Promise<boolean> {
-    const rows = (await this.factors.listForAccount(accountId)).filter((f) => f.type === RECOVERY_TYPE);
-    for (const row of rows) await this.factors.remove(accountId, row.id);
-    await this.repo.removeAll(accountId);
-    return rows.length > 0;
-  }
-
   async has(accountId: string): Promise<boolean> {
     return (await this.factors.listForAccount(accountId)).some((f) => f.type === RECOVERY_TYPE);
   }
