@@ -51,9 +51,10 @@ export class AccountService {
     return this.repo.list(options);
   }
 
-  async update(username: string, input: AccountFieldsInput): Promise<Account> {
+  /** Changes the profile fields and, in the same statement, the disabled flag when given. */
+  async update(username: string, input: AccountFieldsInput, flags: { disabled?: boolean } = {}): Promise<Account> {
     const account = await this.get(username);
-    return (await this.repo.update(account.id, parseInput(accountFieldsSchema, input)))!;
+    return (await this.repo.update(account.id, { ...parseInput(accountFieldsSchema, input), ...flags }))!;
   }
 
   async setPassword(username: string, password: unknown): Promise<Account> {

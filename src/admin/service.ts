@@ -146,10 +146,15 @@ export class AdminService {
 
   async updateUser(actor: Actor, username: string, changes: { email?: string | null; name?: string | null; role?: string | null; locale?: string | null; disabled?: boolean }): Promise<UserView> {
     const { disabled, ...fields } = changes;
-    let account = await this.s.accounts.get(username);
-    if (Object.keys(fields).length) account = await this.s.accounts.update(username, fields);
-    if (disabled !== undefined && disabled !== account.disabled) account = await this.setDisabled(actor, username, disabled);
-    if (Object.keys(fields).length) this.record(actor, 'user_updated', { accountId: account.id, username: account.username }, { fields: Object.keys(fields) });
+    const before = await this.s.accounts.get(username);
+    const flip = disabled !== undefined && disabled !== before.disabled;
+    const changed = Object.keys(fields);
+    if (!changed.length && !flip) return userView(before);
+    // One UPDATE: a failure leaves the user as they were, not half changed.
+    const account = await this.s.accounts.update(username, fields, flip ? { disabled } : {});
+    const who = { accountId: account.id, username: account.username };
+    if (flip) this.record(actor, disabled ? 'user_disabled' : 'user_enabled', who);
+    if (changed.length) this.record(actor, 'user_updated', who, { fields: changed });
     return userView(account);
   }
 

@@ -4,7 +4,8 @@
 // Cutting the database in the middle of an enrolment never leaves a half-written factor: it is
 // either fully saved (and then used as the second factor) or not saved at all (and set up again).
 // Likewise a removal: an admin's reset, or a user removing their last method, takes the recovery
-// codes with the factors in one transaction, so a cut leaves all of them or none.
+// codes with the factors in one transaction, so a cut leaves all of them or none; and an admin's
+// change to a user is one statement, never half applied.
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -190,7 +191,7 @@ describe('faults: the database unreachable', function () {
     });
   });
 
-  describe('cut in the middle of removing factors', () => {
+  describe('cut in the middle of an admin change or a removal', () => {
     let proxy: FaultProxy;
     let db: TestDatabase;
     let rig: AccountRig;
@@ -240,6 +241,32 @@ describe('faults: the database unreachable', function () {
       expect(retried.status).to.equal(200);
       expect(await retried.json()).to.deep.include({ removed: 2 });
       expect(await held(user.accountId)).to.deep.equal({ factors: [], codes: 0 });
+    });
+
+    it("an admin's change of a user's email and disabled flag together, cut at the write, changes neither; the retry changes both", async () => {
+      const user = await createUser(rig.server, 'jo', undefined, { email: 'jo@example.com' });
+      const patch = () =>
+        fetch(`${rig.server.issuer}/admin/api/v1/users/jo`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ email: 'jo@example.org', disabled: true }),
+        });
+      const state = async () => {
+        const account = await rig.server.services.accounts.findById(user.account.id);
+        return { email: account!.email, disabled: account!.disabled };
+      };
+
+      const fired = proxy.arm({ pattern: /update "accounts" set .*"disabled" = \$/i, deliver: false });
+      const cut = await patch();
+      await fired;
+      expect(cut.status).to.equal(503);
+      await proxy.restore();
+      await until(async () => (await readyz(rig.server)).status === 200, RECOVER_MS, 'database back');
+      expect(await state(), 'not half changed').to.deep.equal({ email: 'jo@example.com', disabled: false });
+
+      const retried = await patch();
+      expect(retried.status).to.equal(200);
+      expect(await state()).to.deep.equal({ email: 'jo@example.org', disabled: true });
     });
 
     it('a user removing their only method, cut before the recovery codes go, keeps both; removing again takes both', async () => {
