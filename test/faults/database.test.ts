@@ -211,15 +211,16 @@ describe('faults: the database unreachable', function () {
       await db?.drop();
     });
 
+    const RECOVERY_CODES_DELETE = /delete from "recovery_codes"/i;
     const resetMfa = (username: string) =>
       fetch(`${rig.server.issuer}/admin/api/v1/users/${username}/reset-mfa`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } });
     const held = async (accountId: string) => ({
       factors: (await factorsOf(rig, accountId)).map((f) => f.type),
       codes: await rig.server.services.recovery.remaining(accountId),
     });
-    /** Cuts the database as the recovery codes are about to be deleted, then brings it back. */
-    async function cutAtRecoveryCodes<T>(work: () => Promise<T>): Promise<T> {
-      const fired = proxy.arm({ pattern: /delete from "recovery_codes"/i, deliver: false });
+    /** Runs `work`, cutting the database just before the statement matching `pattern`; then brings it back. */
+    async function cutAt<T>(pattern: RegExp, work: () => Promise<T>): Promise<T> {
+      const fired = proxy.arm({ pattern, deliver: false });
       const answer = await work();
       await fired;
       expect(proxy.down, 'the trap fired and the database went away').to.equal(true);
@@ -232,7 +233,7 @@ describe('faults: the database unreachable', function () {
       const user = await userWithApp(rig, 'hal');
       expect(await held(user.accountId)).to.deep.equal({ factors: ['recovery', 'totp'], codes: 10 });
 
-      const cut = await cutAtRecoveryCodes(() => resetMfa('hal'));
+      const cut = await cutAt(RECOVERY_CODES_DELETE, () => resetMfa('hal'));
       expect(cut.status).to.equal(503);
       expect(cut.headers.get('content-type')).to.match(/^application\/problem\+json/);
       expect(await held(user.accountId), 'nothing removed: not the factors without their codes').to.deep.equal({ factors: ['recovery', 'totp'], codes: 10 });
@@ -256,12 +257,8 @@ describe('faults: the database unreachable', function () {
         return { email: account!.email, disabled: account!.disabled };
       };
 
-      const fired = proxy.arm({ pattern: /update "accounts" set .*"disabled" = \$/i, deliver: false });
-      const cut = await patch();
-      await fired;
+      const cut = await cutAt(/update "accounts" set .*"disabled" = \$/i, patch);
       expect(cut.status).to.equal(503);
-      await proxy.restore();
-      await until(async () => (await readyz(rig.server)).status === 200, RECOVER_MS, 'database back');
       expect(await state(), 'not half changed').to.deep.equal({ email: 'jo@example.com', disabled: false });
 
       const retried = await patch();
@@ -274,7 +271,7 @@ describe('faults: the database unreachable', function () {
       const app = await factorId(rig, user.accountId, 'totp');
       let page = await openAccount(rig, user);
 
-      page = await cutAtRecoveryCodes(() => user.agent.submit(page, `/factors/${app}/remove`, {}, { button: 'Remove Authenticator app' }));
+      page = await cutAt(RECOVERY_CODES_DELETE, () => user.agent.submit(page, `/factors/${app}/remove`, {}, { button: 'Remove Authenticator app' }));
       expectUnavailablePage(page, 'factor removal');
       expect(await held(user.accountId), 'nothing removed: not the app without its codes').to.deep.equal({ factors: ['recovery', 'totp'], codes: 10 });
 
