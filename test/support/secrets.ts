@@ -8,6 +8,7 @@
 //     tests that never heard of this file register what they typed.
 // The list is a file (test-artifacts/secrets.txt, one JSON line each) so processes the tests
 // start can add to it too.
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ARTIFACTS_DIR } from './env.js';
@@ -26,7 +27,23 @@ export const SERVER_LOG = process.env.TWOFOLD_LEAK_LOG ?? path.join(ARTIFACTS_DI
 /** The default password of test/support/oidc.ts createUser; every run uses it. */
 export const DEFAULT_PASSWORD = 'correct horse battery staple';
 
+/**
+ * Digests of the secrets registered lately, so a value seen on every request is written once. A
+ * digest and a bound, not the values: the soak test measures the heap of this process (its server
+ * runs here), and thousands of tokens kept here, each pinning the response text it was cut from,
+ * would grow it with every sign-in. A value seen again after it fell out is written again;
+ * readSecrets drops the repeats.
+ */
 const seen = new Set<string>();
+const SEEN_MAX = 5000;
+
+function firstSighting(key: string): boolean {
+  const digest = createHash('sha256').update(key).digest('base64');
+  if (seen.has(digest)) return false;
+  seen.add(digest);
+  if (seen.size > SEEN_MAX) seen.delete(seen.values().next().value!);
+  return true;
+}
 
 /** Whether a value is specific enough to search for without matching ordinary log text. */
 function worthSearching(kind: SecretKind, value: string): boolean {
@@ -49,9 +66,7 @@ export function registerSecret(kind: SecretKind, value: string | undefined | nul
   if (!value) return;
   const v = kind === 'totp' ? value.replace(/\s+/g, '').toUpperCase() : value;
   if (!worthSearching(kind, v)) return;
-  const key = `${kind}\u0000${v}`;
-  if (seen.has(key)) return;
-  seen.add(key);
+  if (!firstSighting(`${kind}\u0000${v}`)) return;
   mkdirSync(path.dirname(SECRETS_FILE), { recursive: true });
   appendFileSync(SECRETS_FILE, `${JSON.stringify({ kind, value: v })}\n`);
 }
@@ -66,10 +81,8 @@ export function resetSecrets(): void {
 
 export function readSecrets(file = SECRETS_FILE): Secret[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Secret);
+  const lines = new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean));
+  return [...lines].map((line) => JSON.parse(line) as Secret);
 }
 
 // --- what fetch traffic reveals
