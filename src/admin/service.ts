@@ -153,7 +153,7 @@ export class AdminService {
     // One UPDATE: a failure leaves the user as they were, not half changed.
     const account = await this.s.accounts.update(username, fields, flip ? { disabled } : {});
     const who = { accountId: account.id, username: account.username };
-    if (flip) this.record(actor, disabled ? 'user_disabled' : 'user_enabled', who);
+    if (flip) this.recordDisabled(actor, who, disabled);
     if (changed.length) this.record(actor, 'user_updated', who, { fields: changed });
     return userView(account);
   }
@@ -171,8 +171,12 @@ export class AdminService {
 
   async setDisabled(actor: Actor, username: string, disabled: boolean): Promise<Account> {
     const account = await this.s.accounts.setDisabled(username, disabled);
-    this.record(actor, disabled ? 'user_disabled' : 'user_enabled', { accountId: account.id, username: account.username });
+    this.recordDisabled(actor, { accountId: account.id, username: account.username }, disabled);
     return account;
+  }
+
+  private recordDisabled(actor: Actor, who: { accountId: string; username: string }, disabled: boolean): void {
+    this.record(actor, disabled ? 'user_disabled' : 'user_enabled', who);
   }
 
   /** Removes every second factor and the recovery codes; the user enrols again at the next sign-in. */
